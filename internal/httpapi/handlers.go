@@ -1,0 +1,297 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/agentmint/agentmint/internal/audit"
+	"github.com/agentmint/agentmint/internal/ledger"
+	"github.com/agentmint/agentmint/token"
+)
+
+// MintRequest is the body of POST /mint.
+type MintRequest struct {
+	Sub        string          `json:"sub"`
+	Action     string          `json:"action"`
+	TTLSeconds *int64          `json:"ttl_seconds,omitempty"`
+	Aud        string          `json:"aud,omitempty"`
+	Details    json.RawMessage `json:"details,omitempty"`
+}
+
+// MintResponse is the answer of POST /mint.
+type MintResponse struct {
+	Token string `json:"token"`
+	JTI   string `json:"jti"`
+	Exp   int64  `json:"exp"`
+}
+
+// ProxyRequest is the body of POST /proxy.
+type ProxyRequest struct {
+	Token  *string `json:"token"`
+	Action string  `json:"action,omitempty"`
+	Aud    string  `json:"aud,omitempty"`
+}
+
+// ProxyResponse is the answer of POST /proxy: who approved what.
+type ProxyResponse struct {
+	Sub        string          `json:"sub"`
+	Action     string          `json:"action"`
+	JTI        string          `json:"jti"`
+	Aud        string          `json:"aud,omitempty"`
+	Details    json.RawMessage `json:"details,omitempty"`
+	AMR        []string        `json:"amr,omitempty"`
+	IssuedAt   int64           `json:"iat"`
+	Exp        int64           `json:"exp"`
+	VerifiedAt string          `json:"verified_at"`
+	AuditIndex int64           `json:"audit_index"`
+}
+
+// AuditRecord is one line of GET /audit.
+type AuditRecord struct {
+	JTI        string `json:"jti"`
+	Sub        string `json:"sub"`
+	Action     string `json:"action"`
+	VerifiedAt string `json:"verified_at"`
+}
+
+// timeFormat is how times are written in responses: RFC 3339, UTC,
+// milliseconds.
+const timeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+func (s *Server) mint(w http.ResponseWriter, r *http.Request) error {
+	// 1. Read and check the request.
+	var req MintRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		return err
+	}
+	ttl, err := mintTTL(req.TTLSeconds)
+	if err != nil {
+		return err
+	}
+	if err := validateMint(&req); err != nil {
+		return err
+	}
+
+	// 2. Sign the claims with the current key.
+	now := s.now()
+	jti, err := token.NewID(now)
+	if err != nil {
+		return err
+	}
+	c := &token.Claims{
+		Issuer: s.issuer, Subject: req.Sub, Audience: req.Aud,
+		Action: req.Action, Details: req.Details, ID: jti,
+		IssuedAt: now.Unix(), Expiry: now.Unix() + ttl,
+	}
+	tok, err := s.keys.Sign(c)
+	if errors.Is(err, token.ErrTooLarge) {
+		return badRequest("the token would exceed 2048 bytes: shorten sub or details")
+	}
+	if err != nil {
+		return fmt.Errorf("failed to sign token: %v", err)
+	}
+
+	// 3. Answer; the token itself is never logged.
+	s.meter.Minted()
+	s.log.DebugContext(r.Context(), "minted", slog.String("jti", jti))
+	return writeJSON(w, http.StatusOK, MintResponse{Token: tok, JTI: jti, Exp: c.Expiry})
+}
+
+func mintTTL(p *int64) (int64, error) {
+	if p == nil {
+		return int64(token.DefaultTTL / time.Second), nil
+	}
+	min, max := int64(token.MinTTL/time.Second), int64(token.MaxTTL/time.Second)
+	if *p < min || *p > max {
+		return 0, badRequest(fmt.Sprintf("ttl_seconds must be an integer from %d to %d", min, max))
+	}
+	return *p, nil
+}
+
+func validateMint(req *MintRequest) error {
+	if err := token.ValidateSub(req.Sub); err != nil {
+		return badRequest(err.Error())
+	}
+	if err := token.ValidateAction(req.Action); err != nil {
+		return badRequest(err.Error())
+	}
+	if req.Aud != "" {
+		if err := token.ValidateAud(req.Aud); err != nil {
+			return badRequest(err.Error())
+		}
+	}
+	if req.Details != nil {
+		d, err := token.CanonicalDetails(req.Details)
+		if err != nil {
+			return badRequest(err.Error())
+		}
+		req.Details = d
+	}
+	return nil
+}
+
+func (s *Server) proxy(w http.ResponseWriter, r *http.Request) error {
+	// 1. Read the request; a missing token is a bad request, a bad one is
+	// a 401.
+	var req ProxyRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		return err
+	}
+	if req.Token == nil || *req.Token == "" {
+		return badRequest("token is required")
+	}
+	if req.Action != "" && token.ValidateAction(req.Action) != nil {
+		return badRequest("action must be 1 to 64 printable ASCII characters")
+	}
+	if req.Aud != "" && token.ValidateAud(req.Aud) != nil {
+		return badRequest("aud must be 1 to 256 printable ASCII characters")
+	}
+
+	// 2. Verify it; a rejected token consumes nothing.
+	now := s.now()
+	c, err := token.Verify(*req.Token, s.keys, token.Expect{
+		Issuer: s.issuer, Action: req.Action, Audience: req.Aud, Now: now,
+	})
+	if err != nil {
+		var te *token.Error
+		if errors.As(err, &te) {
+			s.meter.Rejected(string(te.Reason))
+		}
+		return err
+	}
+
+	// 3. Consume the jti and record the verification in one transaction.
+	e, err := s.store.Consume(r.Context(), ledger.Consumption{
+		JTI: c.ID, Until: c.ExpiresAt(),
+		Entry: audit.Entry{
+			Time: now, Event: audit.EventVerified, JTI: c.ID,
+			Sub: c.Subject, Action: c.Action, Aud: c.Audience,
+		},
+	})
+	if errors.Is(err, ledger.ErrAlreadyUsed) {
+		s.meter.Replayed()
+		s.meter.Rejected(string(audit.ReasonReplay))
+		s.log.WarnContext(r.Context(), "replay refused", slog.String("jti", c.ID))
+		return err
+	}
+	if err != nil {
+		return err
+	}
+
+	// 4. Answer who approved what.
+	s.meter.Verified()
+	return writeJSON(w, http.StatusOK, ProxyResponse{
+		Sub: c.Subject, Action: c.Action, JTI: c.ID, Aud: c.Audience,
+		Details: c.Details, AMR: c.AMR, IssuedAt: c.IssuedAt, Exp: c.Expiry,
+		VerifiedAt: e.Time.Format(timeFormat), AuditIndex: e.Index,
+	})
+}
+
+func (s *Server) audit(w http.ResponseWriter, r *http.Request) error {
+	limit := 100
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return badRequest("limit must be an integer from 1 to 1000")
+		}
+		limit = n
+	}
+	es, err := s.store.Entries(r.Context(), ledger.Filter{
+		Event: string(audit.EventVerified), Limit: limit,
+	})
+	if err != nil {
+		return err
+	}
+	out := make([]AuditRecord, 0, len(es))
+	for _, e := range es {
+		out = append(out, AuditRecord{
+			JTI: e.JTI, Sub: e.Sub, Action: e.Action,
+			VerifiedAt: e.Time.Format(timeFormat),
+		})
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) error {
+	if err := s.store.Ping(r.Context()); err != nil {
+		s.log.WarnContext(r.Context(), "not ready", slog.String("error", err.Error()))
+		writeProblem(w, newProblem(http.StatusServiceUnavailable, CodeUnavailable,
+			"the ledger is unavailable"))
+		return nil
+	}
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) jwks(w http.ResponseWriter, r *http.Request) error {
+	b, err := s.keys.MarshalJWKS()
+	if err != nil {
+		return err
+	}
+	// NOTE: a rotated-in key signs at once, so verifiers must refresh on
+	// an unknown kid anyway; a minute of caching bounds how long a retired
+	// key lingers in caches.
+	w.Header().Set("Cache-Control", "public, max-age=60")
+	w.Header().Set("Content-Type", "application/jwk-set+json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	_, err = w.Write(b)
+	return err
+}
+
+// decodeBody reads a JSON object of at most MaxBodySize bytes into v,
+// refusing unknown members, mistyped values and trailing data.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodySize))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return badRequest("failed to read request body")
+	}
+	return decodeJSON(body, v)
+}
+
+// decodeJSON is decodeBody's parser, apart so that it can be fuzzed.
+func decodeJSON(body []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &te) && te.Field != "":
+			return badRequest("field " + te.Field + " has the wrong type")
+		case errors.As(err, &te):
+			return badRequest("request body must be a JSON object")
+		case bytes.HasPrefix([]byte(err.Error()), []byte("json: unknown field")):
+			return badRequest("request body has an unknown field")
+		}
+		return badRequest("request body is not valid JSON")
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return badRequest("request body has data after the JSON object")
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("failed to encode response: %v", err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(status)
+	_, err = w.Write(append(b, '\n'))
+	return err
+}

@@ -1,0 +1,60 @@
+package sqlite
+
+import (
+	"database/sql"
+	"fmt"
+)
+
+// migrations are applied in order; the database's user_version counts how
+// many it has. Append new ones; never edit one that has shipped.
+var migrations = []string{
+	// 1: the ledger of consumed jtis and the audit log.
+	`CREATE TABLE used_jti (
+		jti   TEXT PRIMARY KEY,
+		until INTEGER NOT NULL -- unix seconds: exp plus leeway
+	) WITHOUT ROWID;
+	CREATE INDEX used_jti_until ON used_jti (until);
+	CREATE TABLE audit_entries (
+		idx      INTEGER PRIMARY KEY, -- contiguous from 0
+		time_ns  INTEGER NOT NULL,    -- unix nanoseconds, UTC
+		event    TEXT NOT NULL,
+		jti      TEXT NOT NULL DEFAULT '',
+		sub      TEXT NOT NULL DEFAULT '',
+		action   TEXT NOT NULL DEFAULT '',
+		aud      TEXT NOT NULL DEFAULT '',
+		caller   TEXT NOT NULL DEFAULT '',
+		reason   TEXT NOT NULL DEFAULT '',
+		evidence BLOB
+	);
+	CREATE INDEX audit_entries_event ON audit_entries (event, idx);`,
+}
+
+// migrate brings the schema up to date in one transaction per step.
+func migrate(db *sql.DB) error {
+	var have int
+	if err := db.QueryRow(`PRAGMA user_version`).Scan(&have); err != nil {
+		return fmt.Errorf("failed to read schema version: %v", err)
+	}
+	if have > len(migrations) {
+		return fmt.Errorf("database schema version %d is newer than this "+
+			"binary knows (%d): upgrade agentmint", have, len(migrations))
+	}
+	for v := have; v < len(migrations); v++ {
+		tx, err := db.Begin()
+		if err != nil {
+			return fmt.Errorf("failed to migrate to version %d: %v", v+1, err)
+		}
+		if _, err := tx.Exec(migrations[v]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("failed to migrate to version %d: %v", v+1, err)
+		}
+		if _, err := tx.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, v+1)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("failed to migrate to version %d: %v", v+1, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("failed to migrate to version %d: %v", v+1, err)
+		}
+	}
+	return nil
+}

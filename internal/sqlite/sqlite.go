@@ -1,0 +1,388 @@
+// Package sqlite is the embedded ledger backend: one SQLite file in WAL
+// mode with synchronous=FULL, so that every commit is on disk before it is
+// acknowledged, through the pure-Go driver modernc.org/sqlite.
+//
+// All writes go through one goroutine that owns the only write connection.
+// Writes that arrive while a commit is in progress are gathered into the
+// next transaction and acknowledged together once it has committed (group
+// commit): the same durability, far fewer fsyncs.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/agentmint/agentmint/internal/audit"
+	"github.com/agentmint/agentmint/internal/ledger"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// DefaultMaxBatch is the most writes gathered into one transaction.
+const DefaultMaxBatch = 256
+
+// Options tune a store.
+type Options struct {
+	// MaxBatch is the most writes per transaction; 1 turns group commit
+	// off. Zero means DefaultMaxBatch.
+	MaxBatch int
+}
+
+// Store is a ledger.Store on a SQLite file.
+type Store struct {
+	w        *sql.DB // the one write connection, owned by run
+	r        *sql.DB // readers
+	ops      chan *op
+	maxBatch int
+	next     int64 // next audit index; only run touches it
+
+	closeOnce sync.Once
+	quit      chan struct{}
+	done      chan struct{}
+}
+
+type opKind int
+
+const (
+	opConsume opKind = iota
+	opAppend
+	opPrune
+)
+
+type op struct {
+	kind  opKind
+	jti   string
+	until int64 // unix seconds
+	entry audit.Entry
+	res   chan result
+}
+
+type result struct {
+	entry audit.Entry
+	n     int64
+	err   error
+}
+
+// Open opens or creates the database at path, applies migrations and
+// starts the writer.
+func Open(path string, o Options) (*Store, error) {
+	w, err := openDB(path, 1)
+	if err != nil {
+		return nil, err
+	}
+	if err := migrate(w); err != nil {
+		w.Close()
+		return nil, err
+	}
+	r, err := openDB(path, 4)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	s := &Store{
+		w: w, r: r,
+		ops:      make(chan *op, 1024),
+		maxBatch: o.MaxBatch,
+		quit:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	if s.maxBatch <= 0 {
+		s.maxBatch = DefaultMaxBatch
+	}
+	if err := s.loadNext(); err != nil {
+		s.w.Close()
+		s.r.Close()
+		return nil, err
+	}
+	go s.run()
+	return s, nil
+}
+
+func openDB(path string, conns int) (*sql.DB, error) {
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("failed to open database: %v", err)
+	}
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	db.SetConnMaxLifetime(0)
+	if err := db.Ping(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("failed to open database %s: %v", path, err)
+	}
+	return db, nil
+}
+
+func (s *Store) loadNext() error {
+	err := s.w.QueryRow(`SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_entries`).
+		Scan(&s.next)
+	if err != nil {
+		return fmt.Errorf("failed to read audit size: %v", err)
+	}
+	return nil
+}
+
+// Consume implements ledger.Store.
+func (s *Store) Consume(ctx context.Context, c ledger.Consumption) (audit.Entry, error) {
+	r := s.do(ctx, &op{
+		kind: opConsume, jti: c.JTI, until: c.Until.Unix(), entry: c.Entry,
+	})
+	return r.entry, r.err
+}
+
+// Append implements ledger.Store.
+func (s *Store) Append(ctx context.Context, e audit.Entry) (audit.Entry, error) {
+	r := s.do(ctx, &op{kind: opAppend, entry: e})
+	return r.entry, r.err
+}
+
+// Prune implements ledger.Store.
+func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
+	cutoff := now.Add(-ledger.PruneMargin).Unix()
+	r := s.do(ctx, &op{kind: opPrune, until: cutoff})
+	return r.n, r.err
+}
+
+// do hands o to the writer and waits for its outcome. Once handed over, the
+// write may commit even if ctx ends first; the caller then sees ctx's
+// error and must treat the outcome as unknown (fail closed).
+func (s *Store) do(ctx context.Context, o *op) result {
+	o.res = make(chan result, 1)
+	select {
+	case <-s.quit:
+		return result{err: ledger.ErrClosed}
+	default:
+	}
+	select {
+	case s.ops <- o:
+	case <-s.quit:
+		return result{err: ledger.ErrClosed}
+	case <-ctx.Done():
+		return result{err: ctx.Err()}
+	}
+	select {
+	case r := <-o.res:
+		return r
+	case <-s.done:
+		// Closed after o was queued: the writer may have drained it.
+		select {
+		case r := <-o.res:
+			return r
+		default:
+			return result{err: ledger.ErrClosed}
+		}
+	case <-ctx.Done():
+		return result{err: ctx.Err()}
+	}
+}
+
+// run is the writer: it takes the first waiting write, gathers those that
+// queued behind it, commits them in one transaction and answers each.
+func (s *Store) run() {
+	defer close(s.done)
+	batch := make([]*op, 0, s.maxBatch)
+	for {
+		select {
+		case o := <-s.ops:
+			batch = append(batch[:0], o)
+		case <-s.quit:
+			s.drain()
+			return
+		}
+	gather:
+		for len(batch) < s.maxBatch {
+			select {
+			case o := <-s.ops:
+				batch = append(batch, o)
+			default:
+				break gather
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// drain answers writes still queued at close.
+func (s *Store) drain() {
+	for {
+		select {
+		case o := <-s.ops:
+			s.commit([]*op{o})
+		default:
+			return
+		}
+	}
+}
+
+// commit applies a batch in one transaction. If anything fails the whole
+// batch is rolled back and every write in it gets the error.
+func (s *Store) commit(batch []*op) {
+	results := make([]result, len(batch))
+	next := s.next
+	err := s.apply(batch, results, &next)
+	if err != nil {
+		err = fmt.Errorf("%w: %v", ledger.ErrUnavailable, err)
+		for i := range results {
+			results[i] = result{err: err}
+		}
+	} else {
+		// Only a committed transaction moves the log forward.
+		s.next = next
+	}
+	for i, o := range batch {
+		o.res <- results[i]
+	}
+}
+
+func (s *Store) apply(batch []*op, results []result, next *int64) error {
+	ctx := context.Background()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("failed to begin: %v", err)
+	}
+	defer tx.Rollback()
+	for i, o := range batch {
+		if err := s.applyOne(ctx, tx, o, &results[i], next); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("failed to commit: %v", err)
+	}
+	return nil
+}
+
+func (s *Store) applyOne(ctx context.Context, tx *sql.Tx, o *op, r *result, next *int64) error {
+	switch o.kind {
+	case opConsume:
+		res, err := tx.ExecContext(ctx, `INSERT INTO used_jti (jti, until)
+			VALUES (?, ?) ON CONFLICT (jti) DO NOTHING`, o.jti, o.until)
+		if err != nil {
+			return fmt.Errorf("failed to consume: %v", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			r.err = ledger.ErrAlreadyUsed
+			return nil
+		}
+		return s.insertEntry(ctx, tx, o.entry, r, next)
+	case opAppend:
+		return s.insertEntry(ctx, tx, o.entry, r, next)
+	case opPrune:
+		res, err := tx.ExecContext(ctx, `DELETE FROM used_jti WHERE jti IN
+			(SELECT jti FROM used_jti WHERE until < ? LIMIT 10000)`, o.until)
+		if err != nil {
+			return fmt.Errorf("failed to prune: %v", err)
+		}
+		r.n, _ = res.RowsAffected()
+		return nil
+	}
+	panic("sqlite: unknown op")
+}
+
+func (s *Store) insertEntry(ctx context.Context, tx *sql.Tx, e audit.Entry, r *result, next *int64) error {
+	e.Index = *next
+	e.Time = audit.Timestamp(e.Time)
+	_, err := tx.ExecContext(ctx, `INSERT INTO audit_entries
+		(idx, time_ns, event, jti, sub, action, aud, caller, reason, evidence)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.Index, e.Time.UnixNano(), string(e.Event), e.JTI, e.Sub, e.Action,
+		e.Aud, e.Caller, e.Reason, []byte(e.Evidence))
+	if err != nil {
+		return fmt.Errorf("failed to append audit entry: %v", err)
+	}
+	*next++
+	r.entry = e
+	return nil
+}
+
+// Entries implements ledger.Store.
+func (s *Store) Entries(ctx context.Context, f ledger.Filter) ([]audit.Entry, error) {
+	q := `SELECT idx, time_ns, event, jti, sub, action, aud, caller, reason,
+		evidence FROM audit_entries WHERE 1=1`
+	var args []any
+	add := func(cond string, v any) {
+		q += " AND " + cond
+		args = append(args, v)
+	}
+	if f.Event != "" {
+		add("event = ?", f.Event)
+	}
+	if f.Sub != "" {
+		add("sub = ?", f.Sub)
+	}
+	if f.Action != "" {
+		add("action = ?", f.Action)
+	}
+	if !f.Since.IsZero() {
+		add("time_ns >= ?", f.Since.UnixNano())
+	}
+	if !f.Until.IsZero() {
+		add("time_ns < ?", f.Until.UnixNano())
+	}
+	if f.Before > 0 {
+		add("idx < ?", f.Before)
+	}
+	q += " ORDER BY idx DESC LIMIT ?"
+	args = append(args, f.Limit)
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: failed to read audit: %v", ledger.ErrUnavailable, err)
+	}
+	defer rows.Close()
+	var out []audit.Entry
+	for rows.Next() {
+		var e audit.Entry
+		var ns int64
+		var ev string
+		var evidence []byte
+		if err := rows.Scan(&e.Index, &ns, &ev, &e.JTI, &e.Sub, &e.Action,
+			&e.Aud, &e.Caller, &e.Reason, &evidence); err != nil {
+			return nil, fmt.Errorf("%w: failed to read audit: %v", ledger.ErrUnavailable, err)
+		}
+		e.Time = time.Unix(0, ns).UTC()
+		e.Event = audit.Event(ev)
+		if len(evidence) > 0 {
+			e.Evidence = evidence
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%w: failed to read audit: %v", ledger.ErrUnavailable, err)
+	}
+	return out, nil
+}
+
+// Ping implements ledger.Store.
+func (s *Store) Ping(ctx context.Context) error {
+	select {
+	case <-s.quit:
+		return ledger.ErrClosed
+	default:
+	}
+	if err := s.r.PingContext(ctx); err != nil {
+		return fmt.Errorf("%w: %v", ledger.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Close implements ledger.Store: it stops accepting writes, commits those
+// already queued, and closes the database.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.quit)
+		<-s.done
+		err = errors.Join(s.w.Close(), s.r.Close())
+	})
+	return err
+}
