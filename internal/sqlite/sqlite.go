@@ -39,7 +39,6 @@ type Store struct {
 	r        *sql.DB // readers
 	ops      chan *op
 	maxBatch int
-	next     int64 // next audit index; only run touches it
 
 	closeOnce sync.Once
 	quit      chan struct{}
@@ -94,11 +93,6 @@ func Open(path string, o Options) (*Store, error) {
 	if s.maxBatch <= 0 {
 		s.maxBatch = DefaultMaxBatch
 	}
-	if err := s.loadNext(); err != nil {
-		s.w.Close()
-		s.r.Close()
-		return nil, err
-	}
 	go s.run()
 	return s, nil
 }
@@ -121,15 +115,6 @@ func openDB(path string, conns int) (*sql.DB, error) {
 		return nil, fmt.Errorf("failed to open database %s: %v", path, err)
 	}
 	return db, nil
-}
-
-func (s *Store) loadNext() error {
-	err := s.w.QueryRow(`SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_entries`).
-		Scan(&s.next)
-	if err != nil {
-		return fmt.Errorf("failed to read audit size: %v", err)
-	}
-	return nil
 }
 
 // Consume implements ledger.Store.
@@ -228,31 +213,35 @@ func (s *Store) drain() {
 // batch is rolled back and every write in it gets the error.
 func (s *Store) commit(batch []*op) {
 	results := make([]result, len(batch))
-	next := s.next
-	err := s.apply(batch, results, &next)
-	if err != nil {
+	if err := s.apply(batch, results); err != nil {
 		err = fmt.Errorf("%w: %v", ledger.ErrUnavailable, err)
 		for i := range results {
 			results[i] = result{err: err}
 		}
-	} else {
-		// Only a committed transaction moves the log forward.
-		s.next = next
 	}
 	for i, o := range batch {
 		o.res <- results[i]
 	}
 }
 
-func (s *Store) apply(batch []*op, results []result, next *int64) error {
+// apply runs a batch in one transaction. The transaction begins with an
+// immediate write lock and reads the log's size inside it, so indices stay
+// contiguous even when another process (the CLI) appends to the same file.
+func (s *Store) apply(batch []*op, results []result) error {
 	ctx := context.Background()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("failed to begin: %v", err)
 	}
 	defer tx.Rollback()
+	var next int64
+	err = tx.QueryRowContext(ctx,
+		`SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_entries`).Scan(&next)
+	if err != nil {
+		return fmt.Errorf("failed to read audit size: %v", err)
+	}
 	for i, o := range batch {
-		if err := s.applyOne(ctx, tx, o, &results[i], next); err != nil {
+		if err := s.applyOne(ctx, tx, o, &results[i], &next); err != nil {
 			return err
 		}
 	}
