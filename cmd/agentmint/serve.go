@@ -112,6 +112,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, hook
 		now = time.Now
 	}
 	log := newLogger(cfg, stderr)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 
 	// 2. The data directory, locked so that no second process writes it.
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
@@ -163,17 +168,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, hook
 
 	// 6. Serve until a signal or ctx ends it; prune and reload keys
 	// meanwhile.
-	return serveUntilDone(ctx, srv, ln, store, ring, cfg, log)
+	return serveUntilDone(ctx, hup, srv, ln, store, ring, cfg, log)
 }
 
-func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener,
-	store ledger.Store, ring *keys.Ring, cfg serveConfig, log *slog.Logger) error {
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-
+func serveUntilDone(ctx context.Context, hup <-chan os.Signal, srv *http.Server,
+	ln net.Listener, store ledger.Store, ring *keys.Ring, cfg serveConfig,
+	log *slog.Logger) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	prune := time.NewTicker(cfg.PruneEvery)
