@@ -19,6 +19,7 @@ import (
 	"github.com/agentmint/agentmint/internal/keys"
 	"github.com/agentmint/agentmint/internal/ledger"
 	"github.com/agentmint/agentmint/internal/metrics"
+	"github.com/agentmint/agentmint/internal/postgres"
 	"github.com/agentmint/agentmint/internal/sqlite"
 )
 
@@ -26,6 +27,8 @@ import (
 type serveConfig struct {
 	Addr      string
 	DataDir   string
+	KeysDir   string
+	Database  string
 	Issuer    string
 	LogLevel  slog.Level
 	LogFormat string
@@ -49,6 +52,10 @@ func parseServeConfig(args []string, stderr io.Writer) (serveConfig, error) {
 		"address to listen on (env AGENTMINT_ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", envOr("AGENTMINT_DATA_DIR", "./agentmint-data"),
 		"directory for keys and the ledger (env AGENTMINT_DATA_DIR)")
+	fs.StringVar(&c.KeysDir, "keys-dir", envOr("AGENTMINT_KEYS_DIR", ""),
+		"directory of the signing keys, shared by replicas (env AGENTMINT_KEYS_DIR; default DATA-DIR/keys)")
+	fs.StringVar(&c.Database, "database", envOr("AGENTMINT_DATABASE", ""),
+		"postgres://... to share the ledger between replicas (env AGENTMINT_DATABASE; default SQLite in the data directory)")
 	fs.StringVar(&c.Issuer, "issuer", envOr("AGENTMINT_ISSUER", "agentmint"),
 		"the iss of minted tokens, and the only one accepted (env AGENTMINT_ISSUER)")
 	level := fs.String("log-level", envOr("AGENTMINT_LOG_LEVEL", "info"),
@@ -61,6 +68,9 @@ func parseServeConfig(args []string, stderr io.Writer) (serveConfig, error) {
 	if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
 		return c, fmt.Errorf("invalid log level %q: want debug, info, warn or error", *level)
 	}
+	if c.KeysDir == "" {
+		c.KeysDir = filepath.Join(c.DataDir, "keys")
+	}
 	return c, c.validate()
 }
 
@@ -70,6 +80,9 @@ func (c *serveConfig) validate() error {
 		return errors.New("--addr must not be empty")
 	case c.DataDir == "":
 		return errors.New("--data-dir must not be empty")
+	case c.Database != "" && !strings.HasPrefix(c.Database, "postgres://") &&
+		!strings.HasPrefix(c.Database, "postgresql://"):
+		return errors.New("--database must be a postgres:// url")
 	case c.Issuer == "" || len(c.Issuer) > 256:
 		return errors.New("--issuer must be 1 to 256 characters")
 	}
@@ -118,24 +131,27 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, hook
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	// 2. The data directory, locked so that no second process writes it.
+	// 2. The data directory; with SQLite, locked so that no second
+	// process writes the ledger.
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("failed to create data directory: %v", err)
 	}
-	unlock, err := lockDir(cfg.DataDir)
-	if err != nil {
-		return err
+	if cfg.Database == "" {
+		unlock, err := lockDir(cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		defer unlock()
 	}
-	defer unlock()
 
 	// 3. The signing keys: loaded, or generated on first start.
-	ring, err := keys.Open(filepath.Join(cfg.DataDir, "keys"), now)
+	ring, err := keys.Open(cfg.KeysDir, now)
 	if err != nil {
 		return err
 	}
 
 	// 4. The store.
-	store, err := sqlite.Open(filepath.Join(cfg.DataDir, "agentmint.db"), sqlite.Options{})
+	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -197,6 +213,15 @@ func serveUntilDone(ctx context.Context, hup <-chan os.Signal, srv *http.Server,
 			return nil
 		}
 	}
+}
+
+// openStore opens PostgreSQL when a database url is configured, and the
+// SQLite file in the data directory otherwise.
+func openStore(ctx context.Context, cfg serveConfig) (ledger.Store, error) {
+	if cfg.Database != "" {
+		return postgres.Open(ctx, cfg.Database, postgres.Options{})
+	}
+	return sqlite.Open(filepath.Join(cfg.DataDir, "agentmint.db"), sqlite.Options{})
 }
 
 func reloadKeys(ring *keys.Ring, log *slog.Logger) {

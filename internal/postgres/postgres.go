@@ -1,0 +1,299 @@
+// Package postgres is the scale-out ledger backend: several AgentMint
+// replicas share one PostgreSQL database, so a token consumed through one
+// is refused by all, and they append to one audit log.
+//
+// Each replica gathers its concurrent writes into one transaction (group
+// commit, ledger.Batcher). Audit indices stay contiguous across replicas
+// because every appending transaction reserves its indices by updating the
+// single row of audit_head, whose row lock serializes the appends until
+// commit.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/agentmint/agentmint/internal/audit"
+	"github.com/agentmint/agentmint/internal/ledger"
+)
+
+// Options tune a store.
+type Options struct {
+	// MaxBatch is the most writes per transaction; 1 turns group commit
+	// off. Zero means 256.
+	MaxBatch int
+	// Timeout bounds each database operation, so that an unreachable
+	// database turns into ErrUnavailable instead of a hang. Zero means 5 s.
+	Timeout time.Duration
+}
+
+// Store is a ledger.Store on PostgreSQL.
+type Store struct {
+	pool    *pgxpool.Pool
+	batch   *ledger.Batcher
+	timeout time.Duration
+}
+
+// Open connects to the database named by url, applies migrations and
+// starts the writer. It fails if the database cannot be reached within
+// the timeout.
+func Open(ctx context.Context, url string, o Options) (*Store, error) {
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 256
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 5 * time.Second
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// NOTE: the url may hold a password; the parse error is kept out
+		// of the message for that reason.
+		return nil, errors.New("invalid database url: want postgres://user@host:port/db")
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 || cfg.ConnConfig.ConnectTimeout > o.Timeout {
+		cfg.ConnConfig.ConnectTimeout = o.Timeout
+	}
+	cfg.MaxConns = 8
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("failed to open database: %v", err)
+	}
+	s := &Store{pool: pool, timeout: o.Timeout}
+	mctx, cancel := context.WithTimeout(ctx, 4*o.Timeout)
+	defer cancel()
+	if err := migrate(mctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	s.batch = ledger.NewBatcher(s.commit, o.MaxBatch, o.Timeout)
+	return s, nil
+}
+
+// Consume implements ledger.Store.
+func (s *Store) Consume(ctx context.Context, c ledger.Consumption) (audit.Entry, error) {
+	r := s.batch.Do(ctx, &ledger.Op{
+		Kind: ledger.OpConsume, JTI: c.JTI, Until: c.Until, Entry: c.Entry,
+	})
+	return r.Entry, r.Err
+}
+
+// Append implements ledger.Store.
+func (s *Store) Append(ctx context.Context, e audit.Entry) (audit.Entry, error) {
+	r := s.batch.Do(ctx, &ledger.Op{Kind: ledger.OpAppend, Entry: e})
+	return r.Entry, r.Err
+}
+
+// commit applies a batch in one transaction: the consumes first, then one
+// reservation of indices for every entry to append, then the entries.
+func (s *Store) commit(ops []*ledger.Op) ([]ledger.Result, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	defer cancel()
+	results := make([]ledger.Result, len(ops))
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return nil, unavailable("begin", err)
+	}
+	defer tx.Rollback(context.Background())
+
+	// 1. Mark the jtis used; a jti already there, or twice in the batch,
+	// is a replay.
+	if err := consumeAll(ctx, tx, ops, results); err != nil {
+		return nil, err
+	}
+
+	// 2. Reserve contiguous indices for the entries to append.
+	var appendIdx []int
+	for i := range ops {
+		if results[i].Err == nil {
+			appendIdx = append(appendIdx, i)
+		}
+	}
+	if len(appendIdx) > 0 {
+		var end int64
+		err := tx.QueryRow(ctx, `UPDATE audit_head SET size = size + $1
+			WHERE id = 1 RETURNING size`, len(appendIdx)).Scan(&end)
+		if err != nil {
+			return nil, unavailable("reserve audit indices", err)
+		}
+		next := end - int64(len(appendIdx))
+		for _, i := range appendIdx {
+			e := ops[i].Entry
+			e.Index = next
+			e.Time = audit.Timestamp(e.Time)
+			results[i].Entry = e
+			next++
+		}
+		// 3. Write the entries.
+		if err := insertEntries(ctx, tx, results, appendIdx); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, unavailable("commit", err)
+	}
+	return results, nil
+}
+
+func consumeAll(ctx context.Context, tx pgx.Tx, ops []*ledger.Op, results []ledger.Result) error {
+	var jtis []string
+	var untils []int64
+	first := map[string]int{}
+	for i, op := range ops {
+		if op.Kind != ledger.OpConsume {
+			continue
+		}
+		if _, dup := first[op.JTI]; dup {
+			results[i].Err = ledger.ErrAlreadyUsed
+			continue
+		}
+		first[op.JTI] = i
+		jtis = append(jtis, op.JTI)
+		untils = append(untils, op.Until.Unix())
+	}
+	if len(jtis) == 0 {
+		return nil
+	}
+	rows, err := tx.Query(ctx, `INSERT INTO used_jti (jti, until)
+		SELECT * FROM unnest($1::text[], $2::bigint[])
+		ON CONFLICT (jti) DO NOTHING RETURNING jti`, jtis, untils)
+	if err != nil {
+		return unavailable("consume", err)
+	}
+	inserted, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return unavailable("consume", err)
+	}
+	fresh := make(map[string]bool, len(inserted))
+	for _, j := range inserted {
+		fresh[j] = true
+	}
+	for j, i := range first {
+		if !fresh[j] {
+			results[i].Err = ledger.ErrAlreadyUsed
+		}
+	}
+	return nil
+}
+
+func insertEntries(ctx context.Context, tx pgx.Tx, results []ledger.Result, idx []int) error {
+	rows := make([][]any, 0, len(idx))
+	for _, i := range idx {
+		e := results[i].Entry
+		var evidence []byte
+		if len(e.Evidence) > 0 {
+			evidence = e.Evidence
+		}
+		rows = append(rows, []any{e.Index, e.Time.UnixNano(), string(e.Event),
+			e.JTI, e.Sub, e.Action, e.Aud, e.Caller, e.Reason, evidence})
+	}
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_entries"},
+		[]string{"idx", "time_ns", "event", "jti", "sub", "action", "aud",
+			"caller", "reason", "evidence"},
+		pgx.CopyFromRows(rows))
+	if err != nil {
+		return unavailable("append audit entries", err)
+	}
+	return nil
+}
+
+func unavailable(what string, err error) error {
+	return fmt.Errorf("%w: failed to %s: %v", ledger.ErrUnavailable, what, err)
+}
+
+// Entries implements ledger.Store.
+func (s *Store) Entries(ctx context.Context, f ledger.Filter) ([]audit.Entry, error) {
+	q := `SELECT idx, time_ns, event, jti, sub, action, aud, caller, reason,
+		evidence FROM audit_entries WHERE true`
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		q += fmt.Sprintf(" AND "+cond, len(args))
+	}
+	if f.Event != "" {
+		add("event = $%d", f.Event)
+	}
+	if f.Sub != "" {
+		add("sub = $%d", f.Sub)
+	}
+	if f.Action != "" {
+		add("action = $%d", f.Action)
+	}
+	if !f.Since.IsZero() {
+		add("time_ns >= $%d", f.Since.UnixNano())
+	}
+	if !f.Until.IsZero() {
+		add("time_ns < $%d", f.Until.UnixNano())
+	}
+	if f.Before > 0 {
+		add("idx < $%d", f.Before)
+	}
+	args = append(args, f.Limit)
+	q += fmt.Sprintf(" ORDER BY idx DESC LIMIT $%d", len(args))
+
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, unavailable("read audit", err)
+	}
+	out, err := pgx.CollectRows(rows, scanEntry)
+	if err != nil {
+		return nil, unavailable("read audit", err)
+	}
+	return out, nil
+}
+
+func scanEntry(row pgx.CollectableRow) (audit.Entry, error) {
+	var e audit.Entry
+	var ns int64
+	var ev string
+	var evidence []byte
+	err := row.Scan(&e.Index, &ns, &ev, &e.JTI, &e.Sub, &e.Action, &e.Aud,
+		&e.Caller, &e.Reason, &evidence)
+	e.Time = time.Unix(0, ns).UTC()
+	e.Event = audit.Event(ev)
+	if len(evidence) > 0 {
+		e.Evidence = evidence
+	}
+	return e, err
+}
+
+// Prune implements ledger.Store. It deletes in bounded steps and skips
+// rows another transaction holds, so it never blocks a consume.
+func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	tag, err := s.pool.Exec(ctx, `DELETE FROM used_jti WHERE jti IN (
+		SELECT jti FROM used_jti WHERE until < $1
+		LIMIT 10000 FOR UPDATE SKIP LOCKED)`,
+		now.Add(-ledger.PruneMargin).Unix())
+	if err != nil {
+		return 0, unavailable("prune", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// Ping implements ledger.Store.
+func (s *Store) Ping(ctx context.Context) error {
+	if s.batch.Closed() {
+		return ledger.ErrClosed
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if err := s.pool.Ping(ctx); err != nil {
+		return unavailable("reach database", err)
+	}
+	return nil
+}
+
+// Close implements ledger.Store.
+func (s *Store) Close() error {
+	s.batch.Close()
+	s.pool.Close()
+	return nil
+}
