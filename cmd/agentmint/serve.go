@@ -34,6 +34,8 @@ type serveConfig struct {
 	ShutdownTimeout time.Duration
 	// PruneEvery is how often expired jtis are pruned.
 	PruneEvery time.Duration
+	// Audit configures the audit log.
+	Audit auditConfig
 }
 
 // serveHooks let tests reach into a running server.
@@ -55,6 +57,7 @@ func parseServeConfig(args []string, stderr io.Writer) (serveConfig, error) {
 		"debug, info, warn or error (env AGENTMINT_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", envOr("AGENTMINT_LOG_FORMAT", "auto"),
 		"text, json, or auto: text on a terminal (env AGENTMINT_LOG_FORMAT)")
+	addAuditFlags(fs, &c.Audit)
 	if err := parseFlags(fs, args); err != nil {
 		return c, err
 	}
@@ -81,7 +84,7 @@ func (c *serveConfig) validate() error {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return fmt.Errorf("invalid --addr %q: %v", c.Addr, err)
 	}
-	return nil
+	return c.Audit.validate()
 }
 
 func newLogger(c serveConfig, w io.Writer) *slog.Logger {
@@ -130,16 +133,25 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, hook
 	}
 
 	// 4. The store.
-	store, err := sqlite.Open(filepath.Join(cfg.DataDir, "agentmint.db"), sqlite.Options{})
+	store, err := sqlite.Open(dbPath(cfg.DataDir), sqlite.Options{})
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 
-	// 5. The HTTP server.
+	// 5. The audit log: its tree caught up and checked, the current
+	// signing key recorded.
+	alog, err := openAuditLog(ctx, cfg, store, log, now)
+	if err != nil {
+		return err
+	}
+	recordKeyRotation(ctx, store, ring, now, log)
+
+	// 6. The HTTP server.
 	api := httpapi.New(httpapi.Config{
 		Store: store, Keys: ring, Meter: metrics.New(), Log: log,
-		Issuer: cfg.Issuer, Now: now,
+		Issuer: cfg.Issuer, Now: now, Audit: alog,
+		RejectRate: cfg.Audit.RejectRate, RejectBurst: cfg.Audit.RejectBurst,
 	})
 	srv := &http.Server{
 		Handler:           api,
@@ -161,13 +173,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, hook
 		hooks.ready(ln.Addr().String())
 	}
 
-	// 6. Serve until a signal or ctx ends it; prune and reload keys
-	// meanwhile.
-	return serveUntilDone(ctx, srv, ln, store, ring, cfg, log)
+	// 7. Serve until a signal or ctx ends it; prune, reload keys and
+	// keep the audit tree up to date meanwhile; sign a last checkpoint.
+	work := startAuditWork(alog, api, cfg.Audit.Interval, log)
+	defer work.finish(log)
+	return serveUntilDone(ctx, srv, ln, store, ring, cfg, log, now)
 }
 
 func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener,
-	store ledger.Store, ring *keys.Ring, cfg serveConfig, log *slog.Logger) error {
+	store ledger.Store, ring *keys.Ring, cfg serveConfig, log *slog.Logger,
+	now func() time.Time) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	hup := make(chan os.Signal, 1)
@@ -184,6 +199,7 @@ func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener,
 			return fmt.Errorf("server stopped: %v", err)
 		case <-hup:
 			reloadKeys(ring, log)
+			recordKeyRotation(ctx, store, ring, now, log)
 		case <-prune.C:
 			pruneLedger(ctx, store, log)
 		case <-ctx.Done():

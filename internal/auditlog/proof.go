@@ -76,3 +76,6 @@ func (l *Log) Entries(ctx context.Context, from int64, limit int) (
 	[]audit.Entry, error) {
 	return l.cfg.Tree.EntryRange(ctx, from, from+int64(limit))
 }
+
+// VerifierKey returns the public checkpoint key in note form.
+func (l *Log) VerifierKey() string { return l.cfg.Key.Public }
