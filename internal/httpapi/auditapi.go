@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -349,6 +350,14 @@ func timeParam(q url.Values, name string) (time.Time, error) {
 	if err != nil {
 		return t, badRequest(name + " must be an RFC 3339 time, " +
 			"such as 2026-03-01T10:03:00Z")
+	}
+	// Stores keep times as int64 nanoseconds: clamp to what they hold.
+	lo, hi := time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)
+	if t.Before(lo) {
+		t = lo
+	}
+	if t.After(hi) {
+		t = hi
 	}
 	return t, nil
 }
