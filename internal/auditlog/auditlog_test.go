@@ -197,3 +197,39 @@ func TestOpenKey(t *testing.T) {
 		t.Error("OpenKey without the public key succeeded (regenerated?)")
 	}
 }
+
+// BenchmarkCatchUp measures the tree's cost per entry, paid after the
+// commit by the builder, in batches of 256 entries.
+func BenchmarkCatchUp(b *testing.B) {
+	dir := b.TempDir()
+	s, err := sqlite.Open(filepath.Join(dir, "b.db"), sqlite.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	k, err := auditlog.OpenKey(filepath.Join(dir, "audit"), origin)
+	if err != nil {
+		b.Fatal(err)
+	}
+	l := auditlog.New(auditlog.Config{Tree: s, Key: k})
+	ctx := context.Background()
+	const batch = 256
+	var entries int
+	for b.Loop() {
+		b.StopTimer()
+		for range batch {
+			if _, err := s.Append(ctx, audit.Entry{Time: time.Now(),
+				Event: audit.EventVerified, JTI: "j", Sub: "s",
+				Action: "a"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		entries += batch
+		b.StartTimer()
+		if _, err := l.CatchUp(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(entries),
+		"ns/entry")
+}
