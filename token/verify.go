@@ -40,6 +40,10 @@ const (
 type Error struct {
 	Reason Reason
 	Detail string
+	// Claims are the token's claims when its signature and schema
+	// verified but a later check (time, issuer, action, audience) failed,
+	// so that the refusal can be recorded against its jti; nil otherwise.
+	Claims *Claims
 }
 
 func (e *Error) Error() string {
@@ -237,19 +241,28 @@ func (p *Parsed) Verify(keys Keys, want Expect) (*Claims, error) {
 	}
 
 	// 8. Time, issuer, then the caller's bindings.
-	if err := c.checkTime(want.Now); err != nil {
+	if err := c.checkBindings(want); err != nil {
+		err.Claims = c
 		return nil, err
 	}
+	return c, nil
+}
+
+// checkBindings runs step 8 on claims whose signature verified.
+func (c *Claims) checkBindings(want Expect) *Error {
+	if err := c.checkTime(want.Now); err != nil {
+		return err
+	}
 	if want.Issuer == "" || c.Issuer != want.Issuer {
-		return nil, reject(ReasonWrongIssuer, "")
+		return reject(ReasonWrongIssuer, "")
 	}
 	if want.Action != "" && c.Action != want.Action {
-		return nil, reject(ReasonActionMismatch, "")
+		return reject(ReasonActionMismatch, "")
 	}
 	if want.Audience != "" && c.Audience != want.Audience {
-		return nil, reject(ReasonAudienceMismatch, "")
+		return reject(ReasonAudienceMismatch, "")
 	}
-	return c, nil
+	return nil
 }
 
 // parseClaims decodes the payload with the strict schema: known members
@@ -274,7 +287,7 @@ func parseClaims(b []byte) (*Claims, error) {
 	return &c, nil
 }
 
-func (c *Claims) checkTime(now time.Time) error {
+func (c *Claims) checkTime(now time.Time) *Error {
 	if now.IsZero() {
 		panic("token: Expect.Now is zero")
 	}

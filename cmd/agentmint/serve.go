@@ -37,6 +37,8 @@ type serveConfig struct {
 	ShutdownTimeout time.Duration
 	// PruneEvery is how often expired jtis are pruned.
 	PruneEvery time.Duration
+	// Audit configures the audit log.
+	Audit auditConfig
 }
 
 // serveHooks let tests reach into a running server.
@@ -62,6 +64,7 @@ func parseServeConfig(args []string, stderr io.Writer) (serveConfig, error) {
 		"debug, info, warn or error (env AGENTMINT_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", envOr("AGENTMINT_LOG_FORMAT", "auto"),
 		"text, json, or auto: text on a terminal (env AGENTMINT_LOG_FORMAT)")
+	addAuditFlags(fs, &c.Audit)
 	if err := parseFlags(fs, args); err != nil {
 		return c, err
 	}
@@ -94,7 +97,7 @@ func (c *serveConfig) validate() error {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return fmt.Errorf("invalid --addr %q: %v", c.Addr, err)
 	}
-	return nil
+	return c.Audit.validate()
 }
 
 func newLogger(c serveConfig, w io.Writer) *slog.Logger {
@@ -157,10 +160,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, hook
 	}
 	defer store.Close()
 
-	// 5. The HTTP server.
+	// 5. The audit log: its tree caught up and checked, the current
+	// signing key recorded.
+	alog, err := openAuditLog(ctx, cfg, store, log, now)
+	if err != nil {
+		return err
+	}
+	recordKeyRotation(ctx, store, ring, now, log)
+
+	// 6. The HTTP server.
 	api := httpapi.New(httpapi.Config{
 		Store: store, Keys: ring, Meter: metrics.New(), Log: log,
-		Issuer: cfg.Issuer, Now: now,
+		Issuer: cfg.Issuer, Now: now, Audit: alog,
+		RejectRate: cfg.Audit.RejectRate, RejectBurst: cfg.Audit.RejectBurst,
 	})
 	srv := &http.Server{
 		Handler:           api,
@@ -182,14 +194,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, hook
 		hooks.ready(ln.Addr().String())
 	}
 
-	// 6. Serve until a signal or ctx ends it; prune and reload keys
-	// meanwhile.
-	return serveUntilDone(ctx, hup, srv, ln, store, ring, cfg, log)
+	// 7. Serve until a signal or ctx ends it; prune, reload keys and
+	// keep the audit tree up to date meanwhile; sign a last checkpoint.
+	work := startAuditWork(alog, api, cfg.Audit.Interval, log)
+	defer work.finish(log)
+	return serveUntilDone(ctx, hup, srv, ln, store, ring, cfg, log, now)
 }
 
 func serveUntilDone(ctx context.Context, hup <-chan os.Signal, srv *http.Server,
 	ln net.Listener, store ledger.Store, ring *keys.Ring, cfg serveConfig,
-	log *slog.Logger) error {
+	log *slog.Logger, now func() time.Time) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	prune := time.NewTicker(cfg.PruneEvery)
@@ -200,6 +214,7 @@ func serveUntilDone(ctx context.Context, hup <-chan os.Signal, srv *http.Server,
 			return fmt.Errorf("server stopped: %v", err)
 		case <-hup:
 			reloadKeys(ring, log)
+			recordKeyRotation(ctx, store, ring, now, log)
 		case <-prune.C:
 			pruneLedger(ctx, store, log)
 		case <-ctx.Done():
@@ -215,9 +230,15 @@ func serveUntilDone(ctx context.Context, hup <-chan os.Signal, srv *http.Server,
 	}
 }
 
+// store is what serve needs of a backend: the ledger and the audit tree.
+type store interface {
+	ledger.Store
+	ledger.AuditTree
+}
+
 // openStore opens PostgreSQL when a database url is configured, and the
 // SQLite file in the data directory otherwise.
-func openStore(ctx context.Context, cfg serveConfig) (ledger.Store, error) {
+func openStore(ctx context.Context, cfg serveConfig) (store, error) {
 	if cfg.Database != "" {
 		return postgres.Open(ctx, cfg.Database, postgres.Options{})
 	}

@@ -6,8 +6,8 @@
 // The package does no I/O. Hashing and proofs are those of
 // golang.org/x/mod/sumdb/tlog; checkpoints are C2SP signed notes made and
 // opened with golang.org/x/mod/sumdb/note. A store backend keeps the
-// entries and implements HashStore for the tree hashes; it calls Append
-// for each new entry in the transaction that stores it.
+// entries and the tree hashes; internal/auditlog computes the hashes of
+// new entries with StoredHashes after they are committed.
 //
 // FORMAT.md, next to this file, describes the leaf, checkpoint and export
 // encodings precisely enough to check a log without AgentMint.

@@ -26,6 +26,10 @@ const (
 	EventCallerAdded Event = "caller_added"
 	// EventCallerRevoked records that an API caller lost its access.
 	EventCallerRevoked Event = "caller_revoked"
+	// EventRejectionsDropped records how many rejections were not logged
+	// one by one because they came faster than the configured rate; its
+	// Evidence counts them by reason, e.g. {"malformed":120}.
+	EventRejectionsDropped Event = "rejections_dropped"
 )
 
 // The reasons a token is rejected, recorded in Entry.Reason of an

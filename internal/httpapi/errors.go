@@ -70,6 +70,8 @@ func problemFor(err error) Problem {
 			"request body larger than "+strconv.FormatInt(mbe.Limit, 10)+" bytes")
 	case errors.As(err, &te):
 		return tokenProblem(te)
+	case errors.Is(err, ledger.ErrNotFound):
+		return newProblem(http.StatusNotFound, CodeNotFound, "not found")
 	case errors.Is(err, ledger.ErrAlreadyUsed):
 		return newProblem(http.StatusConflict, CodeTokenUsed, "token already used")
 	case errors.Is(err, ledger.ErrUnavailable), errors.Is(err, ledger.ErrClosed),

@@ -98,7 +98,17 @@ func (s *Server) mint(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("failed to sign token: %v", err)
 	}
 
-	// 3. Answer; the token itself is never logged.
+	// 3. Record the mint before the token leaves: no token without its
+	// audit entry.
+	_, err = s.store.Append(r.Context(), audit.Entry{
+		Time: now, Event: audit.EventMinted, JTI: jti, Sub: req.Sub,
+		Action: req.Action, Aud: req.Aud, Caller: callerName(r.Context()),
+	})
+	if err != nil {
+		return err
+	}
+
+	// 4. Answer; the token itself is never logged.
 	s.meter.Minted()
 	s.log.DebugContext(r.Context(), "minted", slog.String("jti", jti))
 	return writeJSON(w, http.StatusOK, MintResponse{Token: tok, JTI: jti, Exp: c.Expiry})
@@ -163,6 +173,7 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request) error {
 		var te *token.Error
 		if errors.As(err, &te) {
 			s.meter.Rejected(string(te.Reason))
+			s.recordRejection(r.Context(), auditReason(te.Reason), te.Claims)
 		}
 		return err
 	}
@@ -173,11 +184,13 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request) error {
 		Entry: audit.Entry{
 			Time: now, Event: audit.EventVerified, JTI: c.ID,
 			Sub: c.Subject, Action: c.Action, Aud: c.Audience,
+			Caller: callerName(r.Context()),
 		},
 	})
 	if errors.Is(err, ledger.ErrAlreadyUsed) {
 		s.meter.Replayed()
 		s.meter.Rejected(string(audit.ReasonReplay))
+		s.recordRejection(r.Context(), audit.ReasonReplay, c)
 		s.log.WarnContext(r.Context(), "replay refused", slog.String("jti", c.ID))
 		return err
 	}
@@ -192,31 +205,6 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request) error {
 		Details: c.Details, AMR: c.AMR, IssuedAt: c.IssuedAt, Exp: c.Expiry,
 		VerifiedAt: e.Time.Format(timeFormat), AuditIndex: e.Index,
 	})
-}
-
-func (s *Server) audit(w http.ResponseWriter, r *http.Request) error {
-	limit := 100
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return badRequest("limit must be an integer from 1 to 1000")
-		}
-		limit = n
-	}
-	es, err := s.store.Entries(r.Context(), ledger.Filter{
-		Event: string(audit.EventVerified), Limit: limit,
-	})
-	if err != nil {
-		return err
-	}
-	out := make([]AuditRecord, 0, len(es))
-	for _, e := range es {
-		out = append(out, AuditRecord{
-			JTI: e.JTI, Sub: e.Sub, Action: e.Action,
-			VerifiedAt: e.Time.Format(timeFormat),
-		})
-	}
-	return writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) error {

@@ -34,6 +34,9 @@ type Meter interface {
 	Verified()
 	Rejected(reason string)
 	Replayed()
+	// RejectionDropped counts a rejection not logged in the audit log
+	// because rejections came faster than the configured rate.
+	RejectionDropped(reason string)
 	ObserveRequest(route string, status int, d time.Duration)
 	Handler() http.Handler
 }
@@ -47,17 +50,28 @@ type Config struct {
 	Issuer string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Audit serves the audit tree, checkpoints and proofs; nil leaves
+	// those endpoints out.
+	Audit AuditLog
+	// RejectRate is how many rejections per second of each class
+	// (unsigned garbage, signed tokens) are logged one by one, with
+	// bursts of RejectBurst; the rest are counted in a summary entry.
+	// Zero rate or burst means the defaults.
+	RejectRate  float64
+	RejectBurst int
 }
 
 // Server serves the API.
 type Server struct {
-	store  ledger.Store
-	keys   Keyring
-	meter  Meter
-	log    *slog.Logger
-	issuer string
-	now    func() time.Time
-	mux    *http.ServeMux
+	store   ledger.Store
+	keys    Keyring
+	meter   Meter
+	log     *slog.Logger
+	issuer  string
+	now     func() time.Time
+	mux     *http.ServeMux
+	alog    AuditLog
+	rejects *rejectLimiter
 }
 
 // New returns a Server for cfg.
@@ -65,10 +79,12 @@ func New(cfg Config) *Server {
 	s := &Server{
 		store: cfg.Store, keys: cfg.Keys, meter: cfg.Meter, log: cfg.Log,
 		issuer: cfg.Issuer, now: cfg.Now, mux: http.NewServeMux(),
+		alog: cfg.Audit,
 	}
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.rejects = newRejectLimiter(cfg.RejectRate, cfg.RejectBurst, s.now)
 	s.routes()
 	return s
 }
@@ -77,6 +93,9 @@ func (s *Server) routes() {
 	s.handle("POST", "/mint", s.mint)
 	s.handle("POST", "/proxy", s.proxy)
 	s.handle("GET", "/audit", s.audit)
+	if s.alog != nil {
+		s.auditRoutes()
+	}
 	s.handle("GET", "/health", s.health)
 	s.handle("GET", "/ready", s.ready)
 	s.handle("GET", "/.well-known/jwks.json", s.jwks)

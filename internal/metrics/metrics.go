@@ -19,6 +19,7 @@ type Prometheus struct {
 	verified prometheus.Counter
 	replays  prometheus.Counter
 	rejected *prometheus.CounterVec
+	dropped  *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 }
 
@@ -43,6 +44,11 @@ func New() *Prometheus {
 			Name: "agentmint_tokens_rejected_total",
 			Help: "Tokens refused, by reason.",
 		}, []string{"reason"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "agentmint_audit_rejections_dropped_total",
+			Help: "Rejections counted in a summary audit entry instead " +
+				"of an entry each, by reason.",
+		}, []string{"reason"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "agentmint_http_request_duration_seconds",
 			Help: "Time to answer a request, by route and status code.",
@@ -52,7 +58,7 @@ func New() *Prometheus {
 			},
 		}, []string{"route", "code"}),
 	}
-	p.reg.MustRegister(p.minted, p.verified, p.replays, p.rejected, p.latency,
+	p.reg.MustRegister(p.minted, p.verified, p.replays, p.rejected, p.dropped, p.latency,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return p
@@ -70,6 +76,11 @@ func (p *Prometheus) Replayed() { p.replays.Inc() }
 // Rejected counts a refused token by reason.
 func (p *Prometheus) Rejected(reason string) {
 	p.rejected.WithLabelValues(reason).Inc()
+}
+
+// RejectionDropped counts a rejection left out of the audit log.
+func (p *Prometheus) RejectionDropped(reason string) {
+	p.dropped.WithLabelValues(reason).Inc()
 }
 
 // ObserveRequest records one request's latency under its route pattern.

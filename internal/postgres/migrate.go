@@ -39,6 +39,22 @@ var migrations = []string{
 		size bigint NOT NULL
 	);
 	INSERT INTO audit_head VALUES (1, 0);`,
+
+	// 2: the audit log's Merkle tree and its signed checkpoints.
+	`CREATE TABLE audit_hashes (
+		id   bigint PRIMARY KEY, -- tlog stored-hash index
+		hash bytea NOT NULL      -- 32 bytes
+	);
+	CREATE TABLE audit_tree (
+		id   int PRIMARY KEY CHECK (id = 1),
+		size bigint NOT NULL     -- entries the stored hashes cover
+	);
+	INSERT INTO audit_tree VALUES (1, 0);
+	CREATE TABLE audit_checkpoints (
+		size    bigint PRIMARY KEY, -- tree size the checkpoint signs
+		time_ns bigint NOT NULL,    -- when it was stored
+		note    bytea NOT NULL      -- the signed note
+	);`,
 }
 
 // migrate brings the schema up to date. A transaction-scoped advisory lock

@@ -27,6 +27,21 @@ var migrations = []string{
 		evidence BLOB
 	);
 	CREATE INDEX audit_entries_event ON audit_entries (event, idx);`,
+
+	// 2: the audit log's Merkle tree and its signed checkpoints.
+	`CREATE TABLE audit_hashes (
+		id   INTEGER PRIMARY KEY, -- tlog stored-hash index
+		hash BLOB NOT NULL        -- 32 bytes
+	);
+	CREATE TABLE audit_tree (
+		one  INTEGER PRIMARY KEY CHECK (one = 1),
+		size INTEGER NOT NULL     -- entries the stored hashes cover
+	);
+	CREATE TABLE audit_checkpoints (
+		size    INTEGER PRIMARY KEY, -- tree size the checkpoint signs
+		time_ns INTEGER NOT NULL,    -- when it was stored
+		note    BLOB NOT NULL        -- the signed note
+	);`,
 }
 
 // migrate brings the schema up to date in one transaction per step.

@@ -31,7 +31,14 @@ type Options struct {
 	// MaxBatch is the most writes per transaction; 1 turns group commit
 	// off. Zero means DefaultMaxBatch.
 	MaxBatch int
+	// ReadOnly opens an existing database for reading only, alongside a
+	// server that may be writing it: no migration, no writer; every write
+	// fails with ErrReadOnly.
+	ReadOnly bool
 }
+
+// ErrReadOnly is returned by the writes of a store opened ReadOnly.
+var ErrReadOnly = errors.New("store opened read-only")
 
 // Store is a ledger.Store on a SQLite file.
 type Store struct {
@@ -51,6 +58,8 @@ const (
 	opConsume opKind = iota
 	opAppend
 	opPrune
+	opExtendTree
+	opCheckpoint
 )
 
 type op struct {
@@ -58,6 +67,8 @@ type op struct {
 	jti   string
 	until int64 // unix seconds
 	entry audit.Entry
+	tree  treeOp                  // for opExtendTree
+	cp    ledger.StoredCheckpoint // for opCheckpoint
 	res   chan result
 }
 
@@ -70,6 +81,9 @@ type result struct {
 // Open opens or creates the database at path, applies migrations and
 // starts the writer.
 func Open(path string, o Options) (*Store, error) {
+	if o.ReadOnly {
+		return openReadOnly(path)
+	}
 	w, err := openDB(path, 1)
 	if err != nil {
 		return nil, err
@@ -142,6 +156,9 @@ func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
 // write may commit even if ctx ends first; the caller then sees ctx's
 // error and must treat the outcome as unknown (fail closed).
 func (s *Store) do(ctx context.Context, o *op) result {
+	if s.w == nil {
+		return result{err: ErrReadOnly}
+	}
 	o.res = make(chan result, 1)
 	select {
 	case <-s.quit:
@@ -274,6 +291,10 @@ func (s *Store) applyOne(ctx context.Context, tx *sql.Tx, o *op, r *result, next
 		}
 		r.n, _ = res.RowsAffected()
 		return nil
+	case opExtendTree:
+		return extendTree(ctx, tx, o.tree, r, *next)
+	case opCheckpoint:
+		return addCheckpoint(ctx, tx, o.cp)
 	}
 	panic("sqlite: unknown op")
 }
@@ -325,30 +346,9 @@ func (s *Store) Entries(ctx context.Context, f ledger.Filter) ([]audit.Entry, er
 	args = append(args, f.Limit)
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("%w: failed to read audit: %v", ledger.ErrUnavailable, err)
+		return nil, unavailable("failed to read audit", err)
 	}
-	defer rows.Close()
-	var out []audit.Entry
-	for rows.Next() {
-		var e audit.Entry
-		var ns int64
-		var ev string
-		var evidence []byte
-		if err := rows.Scan(&e.Index, &ns, &ev, &e.JTI, &e.Sub, &e.Action,
-			&e.Aud, &e.Caller, &e.Reason, &evidence); err != nil {
-			return nil, fmt.Errorf("%w: failed to read audit: %v", ledger.ErrUnavailable, err)
-		}
-		e.Time = time.Unix(0, ns).UTC()
-		e.Event = audit.Event(ev)
-		if len(evidence) > 0 {
-			e.Evidence = evidence
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%w: failed to read audit: %v", ledger.ErrUnavailable, err)
-	}
-	return out, nil
+	return scanEntries(rows)
 }
 
 // Ping implements ledger.Store.
@@ -371,6 +371,10 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.quit)
 		<-s.done
+		if s.w == nil {
+			err = s.r.Close()
+			return
+		}
 		err = errors.Join(s.w.Close(), s.r.Close())
 	})
 	return err

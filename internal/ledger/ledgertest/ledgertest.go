@@ -36,6 +36,9 @@ func Run(t *testing.T, fresh Fresh) {
 		{"PruneOnlyExpired", testPrune},
 		{"SurvivesReopen", testReopen},
 		{"ClosedFailsClosed", testClosed},
+		{"TreeExtend", testTreeExtend},
+		{"TreeCheckpoints", testTreeCheckpoints},
+		{"TreeSurvivesReopen", testTreeReopen},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, fresh(t)) })
