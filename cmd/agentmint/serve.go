@@ -34,6 +34,10 @@ type serveConfig struct {
 	ShutdownTimeout time.Duration
 	// PruneEvery is how often expired jtis are pruned.
 	PruneEvery time.Duration
+	// KeyPoll is how often the key directory is read again, so that a
+	// rotation made by `agentmint keys rotate` or another replica takes
+	// effect without a signal. SIGHUP reloads at once.
+	KeyPoll time.Duration
 }
 
 // serveHooks let tests reach into a running server.
@@ -55,6 +59,8 @@ func parseServeConfig(args []string, stderr io.Writer) (serveConfig, error) {
 		"debug, info, warn or error (env AGENTMINT_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", envOr("AGENTMINT_LOG_FORMAT", "auto"),
 		"text, json, or auto: text on a terminal (env AGENTMINT_LOG_FORMAT)")
+	fs.DurationVar(&c.KeyPoll, "key-poll", envDuration("AGENTMINT_KEY_POLL", 5*time.Second),
+		"how often to reread the key directory for rotations, at most 60s (env AGENTMINT_KEY_POLL)")
 	if err := parseFlags(fs, args); err != nil {
 		return c, err
 	}
@@ -62,6 +68,21 @@ func parseServeConfig(args []string, stderr io.Writer) (serveConfig, error) {
 		return c, fmt.Errorf("invalid log level %q: want debug, info, warn or error", *level)
 	}
 	return c, c.validate()
+}
+
+// envDuration returns the environment variable name parsed as a duration,
+// def if it is unset, and -1 (which validation refuses) if it is not a
+// duration.
+func envDuration(name string, def time.Duration) time.Duration {
+	v, ok := os.LookupEnv(name)
+	if !ok {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return -1
+	}
+	return d
 }
 
 func (c *serveConfig) validate() error {
@@ -72,6 +93,10 @@ func (c *serveConfig) validate() error {
 		return errors.New("--data-dir must not be empty")
 	case c.Issuer == "" || len(c.Issuer) > 256:
 		return errors.New("--issuer must be 1 to 256 characters")
+	case c.KeyPoll <= 0 || c.KeyPoll > keys.Propagation:
+		// A server may sign with a superseded key until it polls; the
+		// keyring's retirement schedule allows for Propagation.
+		return fmt.Errorf("--key-poll (env AGENTMINT_KEY_POLL) must be a duration more than 0 and at most %v", keys.Propagation)
 	}
 	switch c.LogFormat {
 	case "auto", "text", "json":
@@ -178,11 +203,15 @@ func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener,
 	go func() { errc <- srv.Serve(ln) }()
 	prune := time.NewTicker(cfg.PruneEvery)
 	defer prune.Stop()
+	poll := time.NewTicker(cfg.KeyPoll)
+	defer poll.Stop()
 	for {
 		select {
 		case err := <-errc:
 			return fmt.Errorf("server stopped: %v", err)
 		case <-hup:
+			reloadKeys(ring, log)
+		case <-poll.C:
 			reloadKeys(ring, log)
 		case <-prune.C:
 			pruneLedger(ctx, store, log)
@@ -199,13 +228,19 @@ func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener,
 	}
 }
 
+// reloadKeys reads the key directory again and logs when the set changed.
 func reloadKeys(ring *keys.Ring, log *slog.Logger) {
+	before := ring.Keys()
 	if err := ring.Reload(); err != nil {
 		log.Error("failed to reload keys; keeping the previous set",
 			slog.String("error", err.Error()))
 		return
 	}
-	log.Info("keys reloaded", slog.String("kid", ring.Current().ID))
+	if after := ring.Keys(); len(after) != len(before) ||
+		after[len(after)-1].ID != before[len(before)-1].ID {
+		log.Info("keys reloaded", slog.String("kid", ring.Current().ID),
+			slog.Int("keys", len(after)))
+	}
 }
 
 func pruneLedger(ctx context.Context, store ledger.Store, log *slog.Logger) {
