@@ -96,7 +96,7 @@ func TestMiddleware(t *testing.T) {
 	wantRefusal(t, status, body, 401, "invalid_token", m.Token)
 	status, body = call(t, p.URL, "", "")
 	wantRefusal(t, status, body, 401, "invalid_token", "")
-	bad := m.Token[:len(m.Token)-2] + "AA"
+	bad := tamper(m.Token)
 	status, body = call(t, p.URL, "Authorization", "AgentMint "+bad)
 	wantRefusal(t, status, body, 401, "invalid_token", bad)
 	if n := p.runs.Load(); n != 1 {

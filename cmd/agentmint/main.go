@@ -6,6 +6,8 @@
 //
 //	agentmint serve [flags]     run the service
 //	agentmint keys list|rotate  manage the signing keys
+//	agentmint mint              mint a token through a running service
+//	agentmint verify            verify a token, online or offline
 //	agentmint version           print the version
 //
 // Run "agentmint COMMAND -h" for the flags of a command.
@@ -40,6 +42,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runServe(ctx, rest, stdout, stderr, serveHooks{})
 	case "keys":
 		err = runKeys(rest, stdout, stderr)
+	case "mint":
+		err = runMint(ctx, rest, stdout, stderr)
+	case "verify":
+		err = runVerify(ctx, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "agentmint", version)
 	case "help", "-h", "-help", "--help":
@@ -72,6 +78,10 @@ Usage:
   agentmint serve [flags]       run the service
   agentmint keys list [flags]   list the signing keys and their states
   agentmint keys rotate [flags] make a new current signing key
+  agentmint mint --sub S --action A [--url U] [--ttl N] [--aud X]
+                                mint a token and print it
+  agentmint verify [--offline] [--url U] TOKEN|-
+                                verify a token (online: consume it) and print its claims
   agentmint version             print the version
 
 Run "agentmint COMMAND -h" for the flags of a command.
