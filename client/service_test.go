@@ -1,7 +1,6 @@
 package client_test
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"net"
@@ -94,9 +93,7 @@ func startService(t testing.TB) *service {
 // Stop shuts the service down; later requests find nobody listening.
 func (s *service) Stop() {
 	s.stop.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.srv.Shutdown(ctx)
+		s.srv.Close()
 		s.Store.Close()
 	})
 }
