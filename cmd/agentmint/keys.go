@@ -31,7 +31,7 @@ func runKeys(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(stdout, "new current key %s\n", k.ID)
-		fmt.Fprintln(stdout, "send SIGHUP to running servers to sign with it now")
+		fmt.Fprintln(stdout, "running servers sign with it within --key-poll (default 5s), or at once on SIGHUP")
 		return nil
 	}
 	fmt.Fprintf(stderr, "unknown keys command %q: want list or rotate\n", args[0])

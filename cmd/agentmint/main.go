@@ -7,6 +7,8 @@
 //	agentmint serve [flags]     run the service
 //	agentmint keys list|rotate  manage the signing keys
 //	agentmint audit verify|export  check or export the audit log
+//	agentmint mint              mint a token through a running service
+//	agentmint verify            verify a token, online or offline
 //	agentmint version           print the version
 //
 // Run "agentmint COMMAND -h" for the flags of a command.
@@ -43,6 +45,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runKeys(rest, stdout, stderr)
 	case "audit":
 		err = runAudit(ctx, rest, stdout, stderr)
+	case "mint":
+		err = runMint(ctx, rest, stdout, stderr)
+	case "verify":
+		err = runVerify(ctx, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "agentmint", version)
 	case "help", "-h", "-help", "--help":
@@ -77,6 +83,10 @@ Usage:
   agentmint keys rotate [flags] make a new current signing key
   agentmint audit verify [flags] check the audit log: leaves, tree, checkpoints
   agentmint audit export [flags] write the audit log with proofs for auditors
+  agentmint mint --sub S --action A [--url U] [--ttl N] [--aud X]
+                                mint a token and print it
+  agentmint verify [--offline] [--url U] TOKEN|-
+                                verify a token (online: consume it) and print its claims
   agentmint version             print the version
 
 Run "agentmint COMMAND -h" for the flags of a command.

@@ -39,6 +39,10 @@ type serveConfig struct {
 	PruneEvery time.Duration
 	// Audit configures the audit log.
 	Audit auditConfig
+	// KeyPoll is how often the key directory is read again, so that a
+	// rotation made by `agentmint keys rotate` or another replica takes
+	// effect without a signal. SIGHUP reloads at once.
+	KeyPoll time.Duration
 }
 
 // serveHooks let tests reach into a running server.
@@ -65,6 +69,8 @@ func parseServeConfig(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.StringVar(&c.LogFormat, "log-format", envOr("AGENTMINT_LOG_FORMAT", "auto"),
 		"text, json, or auto: text on a terminal (env AGENTMINT_LOG_FORMAT)")
 	addAuditFlags(fs, &c.Audit)
+	fs.DurationVar(&c.KeyPoll, "key-poll", envDuration("AGENTMINT_KEY_POLL", 5*time.Second),
+		"how often to reread the key directory for rotations, at most 60s (env AGENTMINT_KEY_POLL)")
 	if err := parseFlags(fs, args); err != nil {
 		return c, err
 	}
@@ -88,6 +94,10 @@ func (c *serveConfig) validate() error {
 		return errors.New("--database must be a postgres:// url")
 	case c.Issuer == "" || len(c.Issuer) > 256:
 		return errors.New("--issuer must be 1 to 256 characters")
+	case c.KeyPoll <= 0 || c.KeyPoll > keys.Propagation:
+		// A server may sign with a superseded key until it polls; the
+		// keyring's retirement schedule allows for Propagation.
+		return fmt.Errorf("--key-poll (env AGENTMINT_KEY_POLL) must be a duration more than 0 and at most %v", keys.Propagation)
 	}
 	switch c.LogFormat {
 	case "auto", "text", "json":
@@ -208,6 +218,8 @@ func serveUntilDone(ctx context.Context, hup <-chan os.Signal, srv *http.Server,
 	go func() { errc <- srv.Serve(ln) }()
 	prune := time.NewTicker(cfg.PruneEvery)
 	defer prune.Stop()
+	poll := time.NewTicker(cfg.KeyPoll)
+	defer poll.Stop()
 	for {
 		select {
 		case err := <-errc:
@@ -215,6 +227,10 @@ func serveUntilDone(ctx context.Context, hup <-chan os.Signal, srv *http.Server,
 		case <-hup:
 			reloadKeys(ring, log)
 			recordKeyRotation(ctx, store, ring, now, log)
+		case <-poll.C:
+			if reloadKeys(ring, log) {
+				recordKeyRotation(ctx, store, ring, now, log)
+			}
 		case <-prune.C:
 			pruneLedger(ctx, store, log)
 		case <-ctx.Done():
@@ -245,13 +261,22 @@ func openStore(ctx context.Context, cfg serveConfig) (store, error) {
 	return sqlite.Open(filepath.Join(cfg.DataDir, "agentmint.db"), sqlite.Options{})
 }
 
-func reloadKeys(ring *keys.Ring, log *slog.Logger) {
+// reloadKeys reads the key directory again, logs when the set changed and
+// reports whether it did.
+func reloadKeys(ring *keys.Ring, log *slog.Logger) bool {
+	before := ring.Keys()
 	if err := ring.Reload(); err != nil {
 		log.Error("failed to reload keys; keeping the previous set",
 			slog.String("error", err.Error()))
-		return
+		return false
 	}
-	log.Info("keys reloaded", slog.String("kid", ring.Current().ID))
+	after := ring.Keys()
+	if len(after) == len(before) && after[len(after)-1].ID == before[len(before)-1].ID {
+		return false
+	}
+	log.Info("keys reloaded", slog.String("kid", ring.Current().ID),
+		slog.Int("keys", len(after)))
+	return true
 }
 
 func pruneLedger(ctx context.Context, store ledger.Store, log *slog.Logger) {

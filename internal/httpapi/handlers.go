@@ -226,15 +226,22 @@ func (s *Server) jwks(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// NOTE: a rotated-in key signs at once, so verifiers must refresh on
-	// an unknown kid anyway; a minute of caching bounds how long a retired
-	// key lingers in caches.
-	w.Header().Set("Cache-Control", "public, max-age=60")
+	w.Header().Set("Cache-Control", jwksCacheControl)
 	w.Header().Set("Content-Type", "application/jwk-set+json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	_, err = w.Write(b)
 	return err
 }
+
+// jwksCacheControl is the caching of the JWKS. NOTE: a rotated-in key signs
+// as soon as a server notices it, so verifiers must refresh on an unknown
+// kid whatever the cache says; a minute of freshness bounds how long a
+// retired key lingers in caches, and it can only verify tokens that have
+// expired anyway. stale-if-error (RFC 5861) lets a verifier that cannot
+// reach the service keep the last set for as long as a token minted just
+// before the outage lives.
+var jwksCacheControl = "public, max-age=60, stale-if-error=" +
+	strconv.Itoa(int((token.MaxTTL+token.Leeway)/time.Second))
 
 // decodeBody reads a JSON object of at most MaxBodySize bytes into v,
 // refusing unknown members, mistyped values and trailing data.

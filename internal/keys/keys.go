@@ -4,7 +4,8 @@
 // The directory is the whole state. A file's name carries the moment the key
 // was created; the newest key is current and signs, and every older key
 // keeps verifying until the last token it can have signed has expired: the
-// creation of its successor plus the longest lifetime plus the leeway. After
+// creation of its successor plus the time servers take to notice it
+// (Propagation), the longest lifetime and the leeway. After
 // that it is retired and leaves the JWKS. Because every replica derives the
 // same states from the same files and clock, replicas sharing the directory
 // agree without talking to each other.
@@ -13,9 +14,7 @@ package keys
 import (
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -29,9 +28,16 @@ import (
 	"github.com/agentmint/agentmint/token"
 )
 
+// Propagation is the longest a rotation may take to reach every server
+// that shares the key directory: until a server reloads, it keeps signing
+// with the key it knows. Servers poll the directory at most this far apart.
+const Propagation = 60 * time.Second
+
 // RetireAfter is how long a key keeps verifying after its successor was
-// created: the longest token lifetime plus the leeway.
-const RetireAfter = token.MaxTTL + token.Leeway
+// created: the time a server may still sign with it (Propagation), plus the
+// longest token lifetime, plus the leeway. The last token it can have
+// signed has expired by then.
+const RetireAfter = Propagation + token.MaxTTL + token.Leeway
 
 const (
 	filePrefix = "signing-"
@@ -84,13 +90,8 @@ func (k *Key) State(now time.Time) State {
 }
 
 // Thumbprint returns the RFC 7638 SHA-256 thumbprint of an Ed25519 public
-// key, base64url: the hash of the required members crv, kty, x in
-// lexicographic order, without whitespace (RFC 8037 appendix A.3).
-func Thumbprint(pub ed25519.PublicKey) string {
-	x := base64.RawURLEncoding.EncodeToString(pub)
-	sum := sha256.Sum256([]byte(`{"crv":"Ed25519","kty":"OKP","x":"` + x + `"}`))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
-}
+// key, base64url: the key's kid (see token.KeyID).
+func Thumbprint(pub ed25519.PublicKey) string { return token.KeyID(pub) }
 
 // Generate creates a new key file in dir, created at now, and returns it.
 // An existing file is never replaced.
