@@ -27,6 +27,22 @@ var migrations = []string{
 		evidence BLOB
 	);
 	CREATE INDEX audit_entries_event ON audit_entries (event, idx);`,
+
+	// API callers, and which caller minted each token that may still be
+	// presented.
+	`CREATE TABLE callers (
+		name       TEXT PRIMARY KEY,
+		role       TEXT NOT NULL,
+		key_hash   BLOB NOT NULL UNIQUE, -- SHA-256 of the key
+		created_ns INTEGER NOT NULL,
+		revoked_ns INTEGER NOT NULL DEFAULT 0 -- 0: not revoked
+	);
+	CREATE TABLE minted_by (
+		jti    TEXT PRIMARY KEY,
+		caller TEXT NOT NULL,
+		until  INTEGER NOT NULL -- unix seconds, as in used_jti
+	) WITHOUT ROWID;
+	CREATE INDEX minted_by_until ON minted_by (until);`,
 }
 
 // migrate brings the schema up to date in one transaction per step.

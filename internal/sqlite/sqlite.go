@@ -51,6 +51,7 @@ const (
 	opConsume opKind = iota
 	opAppend
 	opPrune
+	opTx // runs fn in the batch's transaction
 )
 
 type op struct {
@@ -58,7 +59,10 @@ type op struct {
 	jti   string
 	until int64 // unix seconds
 	entry audit.Entry
-	res   chan result
+	// fn, for opTx, does the write. It reports what the caller should see
+	// in r.err and returns an error only if the transaction must fail.
+	fn  func(ctx context.Context, tx *sql.Tx, r *result, next *int64) error
+	res chan result
 }
 
 type result struct {
@@ -273,7 +277,9 @@ func (s *Store) applyOne(ctx context.Context, tx *sql.Tx, o *op, r *result, next
 			return fmt.Errorf("failed to prune: %v", err)
 		}
 		r.n, _ = res.RowsAffected()
-		return nil
+		return pruneMinters(ctx, tx, o.until)
+	case opTx:
+		return o.fn(ctx, tx, r, next)
 	}
 	panic("sqlite: unknown op")
 }
