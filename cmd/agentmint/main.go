@@ -6,6 +6,7 @@
 //
 //	agentmint serve [flags]     run the service
 //	agentmint keys list|rotate  manage the signing keys
+//	agentmint callers add|list|revoke  manage API callers and their keys
 //	agentmint version           print the version
 //
 // Run "agentmint COMMAND -h" for the flags of a command.
@@ -40,6 +41,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runServe(ctx, rest, stdout, stderr, serveHooks{})
 	case "keys":
 		err = runKeys(rest, stdout, stderr)
+	case "callers":
+		err = runCallers(ctx, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "agentmint", version)
 	case "help", "-h", "-help", "--help":
@@ -72,6 +75,10 @@ Usage:
   agentmint serve [flags]       run the service
   agentmint keys list [flags]   list the signing keys and their states
   agentmint keys rotate [flags] make a new current signing key
+  agentmint callers add --name NAME --role minter|verifier|auditor
+                                create an API caller and print its key once
+  agentmint callers list|revoke [--name NAME]
+                                list callers, or revoke one at once
   agentmint version             print the version
 
 Run "agentmint COMMAND -h" for the flags of a command.

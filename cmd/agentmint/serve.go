@@ -34,6 +34,7 @@ type serveConfig struct {
 	ShutdownTimeout time.Duration
 	// PruneEvery is how often expired jtis are pruned.
 	PruneEvery time.Duration
+	exposure
 }
 
 // serveHooks let tests reach into a running server.
@@ -55,7 +56,11 @@ func parseServeConfig(args []string, stderr io.Writer) (serveConfig, error) {
 		"debug, info, warn or error (env AGENTMINT_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", envOr("AGENTMINT_LOG_FORMAT", "auto"),
 		"text, json, or auto: text on a terminal (env AGENTMINT_LOG_FORMAT)")
+	c.exposure.register(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return c, err
+	}
+	if err := c.exposure.parse(); err != nil {
 		return c, err
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
@@ -136,10 +141,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, hook
 	}
 	defer store.Close()
 
-	// 5. The HTTP server.
+	// 5. The HTTP server, with a warning if it takes requests without keys.
+	if err := warnIfOpen(ctx, store, cfg.exposure, log); err != nil {
+		return err
+	}
 	api := httpapi.New(httpapi.Config{
 		Store: store, Keys: ring, Meter: metrics.New(), Log: log,
 		Issuer: cfg.Issuer, Now: now,
+		Callers: store, MetricsPublic: cfg.MetricsPublic,
+		LocalNets: cfg.LocalNets, TrustedProxies: cfg.TrustedProxies,
+		Limits: cfg.Limits,
 	})
 	srv := &http.Server{
 		Handler:           api,
@@ -154,8 +165,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, hook
 	if err != nil {
 		return fmt.Errorf("failed to listen: %v", err)
 	}
-	printBanner(stdout, ln.Addr())
+	addr := ln.Addr()
+	ln, scheme, err := cfg.tlsListener(ln)
+	if err != nil {
+		return err
+	}
+	printBanner(stdout, scheme, addr)
 	log.Info("serving", slog.String("addr", ln.Addr().String()),
+		slog.String("scheme", scheme),
 		slog.String("data_dir", cfg.DataDir), slog.String("kid", ring.Current().ID))
 	if hooks.ready != nil {
 		hooks.ready(ln.Addr().String())
@@ -239,7 +256,7 @@ func lockDir(dir string) (func(), error) {
 	return func() { f.Close() }, nil
 }
 
-func printBanner(w io.Writer, addr net.Addr) {
+func printBanner(w io.Writer, scheme string, addr net.Addr) {
 	// The lock is two columns wide on a terminal but one rune.
 	title := "🔐 AgentMint v" + strings.TrimPrefix(version, "v")
 	fmt.Fprintln(w, "╔═══════════════════════════════════════════════════════════╗")
@@ -247,7 +264,7 @@ func printBanner(w io.Writer, addr net.Addr) {
 	fmt.Fprintf(w, "║     %-54s║\n", "Cryptographic proof of human authorization")
 	fmt.Fprintln(w, "╚═══════════════════════════════════════════════════════════╝")
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "✓ Server ready → http://%s\n", displayAddr(addr))
+	fmt.Fprintf(w, "✓ Server ready → %s://%s\n", scheme, displayAddr(addr))
 }
 
 // displayAddr writes an unspecified listening address as 0.0.0.0, as the

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -51,6 +52,9 @@ type ProxyResponse struct {
 	Exp        int64           `json:"exp"`
 	VerifiedAt string          `json:"verified_at"`
 	AuditIndex int64           `json:"audit_index"`
+	// MintedBy names the caller that minted the token, when it was minted
+	// with a key.
+	MintedBy string `json:"minted_by,omitempty"`
 }
 
 // AuditRecord is one line of GET /audit.
@@ -78,6 +82,9 @@ func (s *Server) mint(w http.ResponseWriter, r *http.Request) error {
 	if err := validateMint(&req); err != nil {
 		return err
 	}
+	if err := check(w, s.limits.sub, req.Sub, s.now()); err != nil {
+		return err
+	}
 
 	// 2. Sign the claims with the current key.
 	now := s.now()
@@ -98,7 +105,13 @@ func (s *Server) mint(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("failed to sign token: %v", err)
 	}
 
-	// 3. Answer; the token itself is never logged.
+	// 3. Record who minted it, before the token leaves: a token whose
+	// minter is not recorded is never handed out.
+	if err := s.recordMinter(r.Context(), c); err != nil {
+		return err
+	}
+
+	// 4. Answer; the token itself is never logged.
 	s.meter.Minted()
 	s.log.DebugContext(r.Context(), "minted", slog.String("jti", jti))
 	return writeJSON(w, http.StatusOK, MintResponse{Token: tok, JTI: jti, Exp: c.Expiry})
@@ -167,12 +180,19 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 
-	// 3. Consume the jti and record the verification in one transaction.
+	// 3. Find who minted it, before anything is consumed.
+	minter, err := s.minter(r.Context(), c.ID)
+	if err != nil {
+		return err
+	}
+
+	// 4. Consume the jti and record the verification in one transaction.
 	e, err := s.store.Consume(r.Context(), ledger.Consumption{
 		JTI: c.ID, Until: c.ExpiresAt(),
 		Entry: audit.Entry{
 			Time: now, Event: audit.EventVerified, JTI: c.ID,
 			Sub: c.Subject, Action: c.Action, Aud: c.Audience,
+			Caller: callerName(r.Context()),
 		},
 	})
 	if errors.Is(err, ledger.ErrAlreadyUsed) {
@@ -185,23 +205,20 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 
-	// 4. Answer who approved what.
+	// 5. Answer who approved what.
 	s.meter.Verified()
 	return writeJSON(w, http.StatusOK, ProxyResponse{
 		Sub: c.Subject, Action: c.Action, JTI: c.ID, Aud: c.Audience,
 		Details: c.Details, AMR: c.AMR, IssuedAt: c.IssuedAt, Exp: c.Expiry,
 		VerifiedAt: e.Time.Format(timeFormat), AuditIndex: e.Index,
+		MintedBy: minter,
 	})
 }
 
 func (s *Server) audit(w http.ResponseWriter, r *http.Request) error {
-	limit := 100
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return badRequest("limit must be an integer from 1 to 1000")
-		}
-		limit = n
+	limit, err := parseLimit(r.URL.Query())
+	if err != nil {
+		return err
 	}
 	es, err := s.store.Entries(r.Context(), ledger.Filter{
 		Event: string(audit.EventVerified), Limit: limit,
@@ -217,6 +234,24 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request) error {
 		})
 	}
 	return writeJSON(w, http.StatusOK, out)
+}
+
+// parseLimit reads the limit query parameter of /audit: 1 to 1000,
+// default 100, given at most once, in plain decimal.
+func parseLimit(q url.Values) (int, error) {
+	vs, ok := q["limit"]
+	if !ok {
+		return 100, nil
+	}
+	bad := badRequest("limit must be an integer from 1 to 1000, given once")
+	if len(vs) != 1 || len(vs[0]) == 0 || len(vs[0]) > 4 || vs[0][0] == '+' || vs[0][0] == '-' {
+		return 0, bad
+	}
+	n, err := strconv.Atoi(vs[0])
+	if err != nil || n < 1 || n > 1000 {
+		return 0, bad
+	}
+	return n, nil
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
