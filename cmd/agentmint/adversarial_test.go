@@ -273,10 +273,12 @@ func adversarialAttacks(t *testing.T, rec *recorder) []attack {
 
 	// HMAC with every public form of the key as the secret.
 	forms := map[string]func(v *victim) []byte{
-		"raw":       func(v *victim) []byte { return v.pub },
-		"x":         func(v *victim) []byte { return []byte(b64u.EncodeToString(v.pub)) },
-		"jwk":       func(v *victim) []byte { b, _ := json.Marshal(keys.PublicJWK(v.pub)); return b },
-		"jwk-thumb": func(v *victim) []byte { return []byte(`{"crv":"Ed25519","kty":"OKP","x":"` + b64u.EncodeToString(v.pub) + `"}`) },
+		"raw": func(v *victim) []byte { return v.pub },
+		"x":   func(v *victim) []byte { return []byte(b64u.EncodeToString(v.pub)) },
+		"jwk": func(v *victim) []byte { b, _ := json.Marshal(keys.PublicJWK(v.pub)); return b },
+		"jwk-thumb": func(v *victim) []byte {
+			return []byte(`{"crv":"Ed25519","kty":"OKP","x":"` + b64u.EncodeToString(v.pub) + `"}`)
+		},
 		"spki-der": func(v *victim) []byte { b, _ := x509.MarshalPKIXPublicKey(v.pub); return b },
 		"spki-pem": func(v *victim) []byte {
 			b, _ := x509.MarshalPKIXPublicKey(v.pub)
