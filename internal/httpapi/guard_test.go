@@ -96,15 +96,15 @@ func FuzzClientIP(f *testing.F) {
 
 func TestLogSafe(t *testing.T) {
 	for in, want := range map[string]string{
-		"curl/8.5":                   "curl/8.5",
-		"a\r\nb":                     "ab",
-		"a\x00b\x7fc":                "abc",
-		"a\u0085b\u2028c\u2029d":     "abcd",
-		"x\u202eevil\u2066":          "xevil",
-		"bad\xffutf8":                "badutf8",
-		"é ü 日本":                     "é ü 日本",
-		strings.Repeat("a", 300):     strings.Repeat("a", maxLoggedLen),
-		strings.Repeat("日", 100)+"\n": strings.Repeat("日", 85),
+		"curl/8.5":                      "curl/8.5",
+		"a\r\nb":                        "ab",
+		"a\x00b\x7fc":                   "abc",
+		"a\u0085b\u2028c\u2029d":        "abcd",
+		"x\u202eevil\u2066":             "xevil",
+		"bad\xffutf8":                   "badutf8",
+		"é ü 日本":                        "é ü 日本",
+		strings.Repeat("a", 300):        strings.Repeat("a", maxLoggedLen),
+		strings.Repeat("日", 100) + "\n": strings.Repeat("日", 85),
 	} {
 		if got := logSafe(in); got != want {
 			t.Errorf("logSafe(%q) = %q, want %q", in, got, want)
