@@ -127,3 +127,25 @@ func TestMinter(t *testing.T) {
 		t.Fatalf("minter record %q survived pruning", got)
 	}
 }
+
+// BenchmarkCallerByKey measures the lookup every authenticated request
+// makes.
+func BenchmarkCallerByKey(b *testing.B) {
+	ctx := context.Background()
+	s, err := Open(filepath.Join(b.TempDir(), "ledger.db"), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	_, hash, _ := callers.NewKey()
+	if err := s.AddCaller(ctx, callers.Caller{Name: "ci", Role: callers.RoleMinter,
+		KeyHash: hash, Created: time.Now()}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.CallerByKey(ctx, hash); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
