@@ -26,10 +26,8 @@ type service struct {
 	Ring     *keys.Ring
 	Clock    *clock
 	jwksHits atomic.Int64
-	// front, if set, answers instead of the API when it returns true.
-	front atomic.Pointer[func(http.ResponseWriter, *http.Request) bool]
-	srv   *http.Server
-	stop  sync.Once
+	srv      *http.Server
+	stop     sync.Once
 }
 
 // clock is a settable clock shared by the service and the client.
@@ -52,7 +50,9 @@ func (c *clock) Advance(d time.Duration) {
 
 const issuer = "agentmint"
 
-func startService(t testing.TB) *service {
+// startService starts the service; options adjust its configuration, for
+// example to require callers or set limits.
+func startService(t testing.TB, options ...func(*httpapi.Config)) *service {
 	t.Helper()
 	dir := t.TempDir()
 	s := &service{KeyDir: filepath.Join(dir, "keys"),
@@ -66,11 +66,15 @@ func startService(t testing.TB) *service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := httpapi.New(httpapi.Config{
+	cfg := httpapi.Config{
 		Store: s.Store, Keys: ring, Meter: metrics.New(),
 		Log:    slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Issuer: issuer, Now: s.Clock.Now,
-	})
+		Issuer: issuer, Now: s.Clock.Now, Callers: s.Store,
+	}
+	for _, o := range options {
+		o(&cfg)
+	}
+	api := httpapi.New(cfg)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -79,9 +83,6 @@ func startService(t testing.TB) *service {
 	s.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/.well-known/jwks.json" {
 			s.jwksHits.Add(1)
-		}
-		if f := s.front.Load(); f != nil && (*f)(w, r) {
-			return
 		}
 		api.ServeHTTP(w, r)
 	})}
@@ -96,13 +97,4 @@ func (s *service) Stop() {
 		s.srv.Close()
 		s.Store.Close()
 	})
-}
-
-// setFront makes f answer requests before the API does; nil removes it.
-func (s *service) setFront(f func(http.ResponseWriter, *http.Request) bool) {
-	if f == nil {
-		s.front.Store(nil)
-		return
-	}
-	s.front.Store(&f)
 }

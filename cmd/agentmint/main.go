@@ -9,6 +9,7 @@
 //	agentmint audit verify|export  check or export the audit log
 //	agentmint mint              mint a token through a running service
 //	agentmint verify            verify a token, online or offline
+//	agentmint callers add|list|revoke  manage API callers and their keys
 //	agentmint version           print the version
 //
 // Run "agentmint COMMAND -h" for the flags of a command.
@@ -49,6 +50,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runMint(ctx, rest, stdout, stderr)
 	case "verify":
 		err = runVerify(ctx, rest, stdout, stderr)
+	case "callers":
+		err = runCallers(ctx, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "agentmint", version)
 	case "help", "-h", "-help", "--help":
@@ -87,6 +90,10 @@ Usage:
                                 mint a token and print it
   agentmint verify [--offline] [--url U] TOKEN|-
                                 verify a token (online: consume it) and print its claims
+  agentmint callers add --name NAME --role minter|verifier|auditor
+                                create an API caller and print its key once
+  agentmint callers list|revoke [--name NAME]
+                                list callers, or revoke one at once
   agentmint version             print the version
 
 Run "agentmint COMMAND -h" for the flags of a command.

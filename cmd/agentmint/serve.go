@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/agentmint/agentmint/internal/callers"
 	"github.com/agentmint/agentmint/internal/httpapi"
 	"github.com/agentmint/agentmint/internal/keys"
 	"github.com/agentmint/agentmint/internal/ledger"
@@ -43,6 +44,7 @@ type serveConfig struct {
 	// rotation made by `agentmint keys rotate` or another replica takes
 	// effect without a signal. SIGHUP reloads at once.
 	KeyPoll time.Duration
+	exposure
 }
 
 // serveHooks let tests reach into a running server.
@@ -71,7 +73,11 @@ func parseServeConfig(args []string, stderr io.Writer) (serveConfig, error) {
 	addAuditFlags(fs, &c.Audit)
 	fs.DurationVar(&c.KeyPoll, "key-poll", envDuration("AGENTMINT_KEY_POLL", 5*time.Second),
 		"how often to reread the key directory for rotations, at most 60s (env AGENTMINT_KEY_POLL)")
+	c.exposure.register(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return c, err
+	}
+	if err := c.exposure.parse(); err != nil {
 		return c, err
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
@@ -178,11 +184,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, hook
 	}
 	recordKeyRotation(ctx, store, ring, now, log)
 
-	// 6. The HTTP server.
+	// 6. The HTTP server, with a warning if it takes requests without keys.
+	if err := warnIfOpen(ctx, store, cfg.exposure, log); err != nil {
+		return err
+	}
 	api := httpapi.New(httpapi.Config{
 		Store: store, Keys: ring, Meter: metrics.New(), Log: log,
 		Issuer: cfg.Issuer, Now: now, Audit: alog,
 		RejectRate: cfg.Audit.RejectRate, RejectBurst: cfg.Audit.RejectBurst,
+		Callers: store, MetricsPublic: cfg.MetricsPublic,
+		LocalNets: cfg.LocalNets, TrustedProxies: cfg.TrustedProxies,
+		Limits: cfg.Limits,
 	})
 	srv := &http.Server{
 		Handler:           api,
@@ -197,8 +209,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, hook
 	if err != nil {
 		return fmt.Errorf("failed to listen: %v", err)
 	}
-	printBanner(stdout, ln.Addr())
+	addr := ln.Addr()
+	ln, scheme, err := cfg.tlsListener(ln)
+	if err != nil {
+		return err
+	}
+	printBanner(stdout, scheme, addr)
 	log.Info("serving", slog.String("addr", ln.Addr().String()),
+		slog.String("scheme", scheme),
 		slog.String("data_dir", cfg.DataDir), slog.String("kid", ring.Current().ID))
 	if hooks.ready != nil {
 		hooks.ready(ln.Addr().String())
@@ -250,6 +268,7 @@ func serveUntilDone(ctx context.Context, hup <-chan os.Signal, srv *http.Server,
 type store interface {
 	ledger.Store
 	ledger.AuditTree
+	callers.Store
 }
 
 // openStore opens PostgreSQL when a database url is configured, and the
@@ -310,7 +329,7 @@ func lockDir(dir string) (func(), error) {
 	return func() { f.Close() }, nil
 }
 
-func printBanner(w io.Writer, addr net.Addr) {
+func printBanner(w io.Writer, scheme string, addr net.Addr) {
 	// The lock is two columns wide on a terminal but one rune.
 	title := "🔐 AgentMint v" + strings.TrimPrefix(version, "v")
 	fmt.Fprintln(w, "╔═══════════════════════════════════════════════════════════╗")
@@ -318,7 +337,7 @@ func printBanner(w io.Writer, addr net.Addr) {
 	fmt.Fprintf(w, "║     %-54s║\n", "Cryptographic proof of human authorization")
 	fmt.Fprintln(w, "╚═══════════════════════════════════════════════════════════╝")
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "✓ Server ready → http://%s\n", displayAddr(addr))
+	fmt.Fprintf(w, "✓ Server ready → %s://%s\n", scheme, displayAddr(addr))
 }
 
 // displayAddr writes an unspecified listening address as 0.0.0.0, as the

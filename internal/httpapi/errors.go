@@ -62,7 +62,11 @@ func problemFor(err error) Problem {
 	var ce *clientError
 	var te *token.Error
 	var mbe *http.MaxBytesError
+	var le *limitError
 	switch {
+	case errors.As(err, &le):
+		return newProblem(http.StatusTooManyRequests, CodeRateLimited,
+			"too many requests: retry after the number of seconds in Retry-After")
 	case errors.As(err, &ce):
 		return newProblem(ce.status, ce.code, ce.detail)
 	case errors.As(err, &mbe):

@@ -51,6 +51,9 @@ type ProxyResponse struct {
 	Exp        int64           `json:"exp"`
 	VerifiedAt string          `json:"verified_at"`
 	AuditIndex int64           `json:"audit_index"`
+	// MintedBy names the caller that minted the token, when it was minted
+	// with a key.
+	MintedBy string `json:"minted_by,omitempty"`
 }
 
 // AuditRecord is one line of GET /audit.
@@ -76,6 +79,9 @@ func (s *Server) mint(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := validateMint(&req); err != nil {
+		return err
+	}
+	if err := check(w, s.limits.sub, req.Sub, s.now()); err != nil {
 		return err
 	}
 
@@ -178,7 +184,13 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 
-	// 3. Consume the jti and record the verification in one transaction.
+	// 3. Find who minted it, before anything is consumed.
+	minter, err := s.minter(r.Context(), c.ID)
+	if err != nil {
+		return err
+	}
+
+	// 4. Consume the jti and record the verification in one transaction.
 	e, err := s.store.Consume(r.Context(), ledger.Consumption{
 		JTI: c.ID, Until: c.ExpiresAt(),
 		Entry: audit.Entry{
@@ -198,12 +210,13 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 
-	// 4. Answer who approved what.
+	// 5. Answer who approved what.
 	s.meter.Verified()
 	return writeJSON(w, http.StatusOK, ProxyResponse{
 		Sub: c.Subject, Action: c.Action, JTI: c.ID, Aud: c.Audience,
 		Details: c.Details, AMR: c.AMR, IssuedAt: c.IssuedAt, Exp: c.Expiry,
 		VerifiedAt: e.Time.Format(timeFormat), AuditIndex: e.Index,
+		MintedBy: minter,
 	})
 }
 

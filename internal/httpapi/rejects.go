@@ -17,13 +17,6 @@ const (
 	DefaultRejectBurst = 100
 )
 
-// callerName returns the name of the API caller that made the request,
-// for the audit entry's caller field; "" while callers are not
-// configured.
-func callerName(ctx context.Context) string {
-	return ""
-}
-
 // auditReason maps a token rejection to the reason its audit entry
 // records. The token package distinguishes more cases than the audit
 // log's fixed set of reasons.

@@ -10,8 +10,11 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"sync/atomic"
 	"time"
 
+	"github.com/agentmint/agentmint/internal/callers"
 	"github.com/agentmint/agentmint/internal/ledger"
 	"github.com/agentmint/agentmint/token"
 )
@@ -59,6 +62,20 @@ type Config struct {
 	// Zero rate or burst means the defaults.
 	RejectRate  float64
 	RejectBurst int
+	// Callers authenticates API keys and records who minted what; nil
+	// means no callers exist.
+	Callers callers.Store
+	// MetricsPublic serves /metrics without a key; otherwise it needs an
+	// auditor.
+	MetricsPublic bool
+	// LocalNets are the addresses served without a key while no callers
+	// exist; nil means the loopback addresses.
+	LocalNets []netip.Prefix
+	// TrustedProxies are the peers whose X-Forwarded-For is believed;
+	// without them the client is always the TCP peer.
+	TrustedProxies []netip.Prefix
+	// Limits are the request rate limits; the zero value limits nothing.
+	Limits Limits
 }
 
 // Server serves the API.
@@ -72,6 +89,13 @@ type Server struct {
 	mux     *http.ServeMux
 	alog    AuditLog
 	rejects *rejectLimiter
+
+	callers        callers.Store
+	callersSeen    atomic.Bool // a caller existed once: keys are required
+	metricsPublic  bool
+	localNets      []netip.Prefix
+	trustedProxies []netip.Prefix
+	limits         limits
 }
 
 // New returns a Server for cfg.
@@ -79,7 +103,10 @@ func New(cfg Config) *Server {
 	s := &Server{
 		store: cfg.Store, keys: cfg.Keys, meter: cfg.Meter, log: cfg.Log,
 		issuer: cfg.Issuer, now: cfg.Now, mux: http.NewServeMux(),
-		alog: cfg.Audit,
+		alog:    cfg.Audit,
+		callers: cfg.Callers, metricsPublic: cfg.MetricsPublic,
+		localNets: cfg.LocalNets, trustedProxies: cfg.TrustedProxies,
+		limits: newLimits(cfg.Limits),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -140,10 +167,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
-	s.mux.ServeHTTP(sw, r)
+	_, route := s.mux.Handler(r)
+	if gr, ok := s.guard(sw, r, route); ok {
+		r = gr
+		s.mux.ServeHTTP(sw, r)
+	}
 
 	d := time.Since(start)
-	_, route := s.mux.Handler(r)
 	if route == "/" && r.URL.Path != "/" {
 		route = "other"
 	}
@@ -164,8 +194,10 @@ func (s *Server) accessLog(r *http.Request, route string, status int, d time.Dur
 	}
 	s.log.LogAttrs(r.Context(), level, "request",
 		slog.String("request_id", requestID(r.Context())),
-		slog.String("method", r.Method),
+		slog.String("method", logSafe(r.Method)),
 		slog.String("route", route),
+		slog.String("caller", callerName(r.Context())),
+		slog.String("user_agent", logSafe(r.UserAgent())),
 		slog.Int("status", status),
 		slog.Duration("duration", d))
 }

@@ -55,6 +55,18 @@ var migrations = []string{
 		time_ns bigint NOT NULL,    -- when it was stored
 		note    bytea NOT NULL      -- the signed note
 	);`,
+
+	// 3: API callers; the minted entries of the audit log, looked up by
+	// jti, name the caller that minted each token.
+	`CREATE TABLE callers (
+		name       text PRIMARY KEY,
+		role       text NOT NULL,
+		key_hash   bytea NOT NULL UNIQUE, -- SHA-256 of the key
+		created_ns bigint NOT NULL,
+		revoked_ns bigint NOT NULL DEFAULT 0 -- 0: not revoked
+	);
+	CREATE INDEX audit_entries_minted ON audit_entries (jti)
+		WHERE event = 'minted';`,
 }
 
 // migrate brings the schema up to date. A transaction-scoped advisory lock

@@ -42,6 +42,18 @@ var migrations = []string{
 		time_ns INTEGER NOT NULL,    -- when it was stored
 		note    BLOB NOT NULL        -- the signed note
 	);`,
+
+	// 3: API callers; the minted entries of the audit log, looked up by
+	// jti, name the caller that minted each token.
+	`CREATE TABLE callers (
+		name       TEXT PRIMARY KEY,
+		role       TEXT NOT NULL,
+		key_hash   BLOB NOT NULL UNIQUE, -- SHA-256 of the key
+		created_ns INTEGER NOT NULL,
+		revoked_ns INTEGER NOT NULL DEFAULT 0 -- 0: not revoked
+	);
+	CREATE INDEX audit_entries_minted ON audit_entries (jti)
+		WHERE event = 'minted';`,
 }
 
 // migrate brings the schema up to date in one transaction per step.

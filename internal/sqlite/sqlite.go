@@ -60,6 +60,7 @@ const (
 	opPrune
 	opExtendTree
 	opCheckpoint
+	opTx // runs fn in the batch's transaction
 )
 
 type op struct {
@@ -69,7 +70,10 @@ type op struct {
 	entry audit.Entry
 	tree  treeOp                  // for opExtendTree
 	cp    ledger.StoredCheckpoint // for opCheckpoint
-	res   chan result
+	// fn, for opTx, does the write. It reports what the caller should see
+	// in r.err and returns an error only if the transaction must fail.
+	fn  func(ctx context.Context, tx *sql.Tx, r *result, next *int64) error
+	res chan result
 }
 
 type result struct {
@@ -295,6 +299,8 @@ func (s *Store) applyOne(ctx context.Context, tx *sql.Tx, o *op, r *result, next
 		return extendTree(ctx, tx, o.tree, r, *next)
 	case opCheckpoint:
 		return addCheckpoint(ctx, tx, o.cp)
+	case opTx:
+		return o.fn(ctx, tx, r, next)
 	}
 	panic("sqlite: unknown op")
 }

@@ -36,6 +36,8 @@ func Run(t *testing.T, fresh Fresh) {
 		{"PruneOnlyExpired", testPrune},
 		{"SurvivesReopen", testReopen},
 		{"ClosedFailsClosed", testClosed},
+		{"Callers", testCallers},
+		{"Minter", testMinter},
 		{"TreeExtend", testTreeExtend},
 		{"TreeCheckpoints", testTreeCheckpoints},
 		{"TreeSurvivesReopen", testTreeReopen},
