@@ -121,4 +121,13 @@ func TestLimitPerSub(t *testing.T) {
 	if !strings.Contains(string(m.Body), "agentmint_tokens_minted_total 3\n") {
 		t.Errorf("minted counter is not 3:\n%s", m.Body)
 	}
+	// The refusal is in the audit log, and no minted entry for it.
+	a := do(t, "GET", s.URL+"/audit?event=rejected", "")
+	if !strings.Contains(string(a.Body), `"reason":"throttled"`) ||
+		!strings.Contains(string(a.Body), `"sub":"alice@company.com"`) {
+		t.Errorf("audit has no throttled rejection: %s", a.Body)
+	}
+	if a := do(t, "GET", s.URL+"/audit?event=minted", ""); strings.Count(string(a.Body), `"event":"minted"`) != 3 {
+		t.Errorf("audit does not hold exactly 3 mints: %s", a.Body)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 
+	"github.com/agentmint/agentmint/internal/audit"
 	"github.com/agentmint/agentmint/internal/callers"
 )
 
@@ -158,7 +159,7 @@ func (s *Server) guard(w http.ResponseWriter, r *http.Request, route string) (*h
 	// keys is throttled too.
 	ip, _ := clientIP(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.trustedProxies)
 	if err := check(w, s.limits.ip, ip.String(), now); err != nil {
-		s.writeError(w, r, err)
+		s.throttled(w, r, route, err)
 		return r, false
 	}
 
@@ -181,9 +182,18 @@ func (s *Server) guard(w http.ResponseWriter, r *http.Request, route string) (*h
 	// 3. The caller's limit.
 	if name != "" {
 		if err := check(w, s.limits.caller, name, now); err != nil {
-			s.writeError(w, r, err)
+			s.throttled(w, r, route, err)
 			return r, false
 		}
 	}
 	return r, true
+}
+
+// throttled answers a request a limit refused and, for the token routes,
+// records the refusal in the audit log (at the bounded rejection rate).
+func (s *Server) throttled(w http.ResponseWriter, r *http.Request, route string, err error) {
+	if route == "/proxy" || route == "/mint" {
+		s.recordRejection(r.Context(), audit.ReasonThrottled, nil)
+	}
+	s.writeError(w, r, err)
 }

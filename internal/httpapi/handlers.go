@@ -82,6 +82,8 @@ func (s *Server) mint(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := check(w, s.limits.sub, req.Sub, s.now()); err != nil {
+		s.recordRejection(r.Context(), audit.ReasonThrottled,
+			&token.Claims{Subject: req.Sub, Action: req.Action})
 		return err
 	}
 
