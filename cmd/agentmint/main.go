@@ -6,6 +6,7 @@
 //
 //	agentmint serve [flags]     run the service
 //	agentmint keys list|rotate  manage the signing keys
+//	agentmint passkey unlock|verify-evidence  passkey administration
 //	agentmint version           print the version
 //
 // Run "agentmint COMMAND -h" for the flags of a command.
@@ -40,6 +41,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runServe(ctx, rest, stdout, stderr, serveHooks{})
 	case "keys":
 		err = runKeys(rest, stdout, stderr)
+	case "passkey":
+		err = runPasskey(ctx, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "agentmint", version)
 	case "help", "-h", "-help", "--help":
@@ -72,6 +75,10 @@ Usage:
   agentmint serve [flags]       run the service
   agentmint keys list [flags]   list the signing keys and their states
   agentmint keys rotate [flags] make a new current signing key
+  agentmint passkey unlock --user USER [flags]
+                                lift a user's passkey lockout
+  agentmint passkey verify-evidence [flags]
+                                re-check every passkey approval in the audit log
   agentmint version             print the version
 
 Run "agentmint COMMAND -h" for the flags of a command.

@@ -19,6 +19,7 @@ import (
 	"github.com/agentmint/agentmint/internal/keys"
 	"github.com/agentmint/agentmint/internal/ledger"
 	"github.com/agentmint/agentmint/internal/metrics"
+	"github.com/agentmint/agentmint/internal/passkey"
 	"github.com/agentmint/agentmint/internal/sqlite"
 )
 
@@ -34,6 +35,8 @@ type serveConfig struct {
 	ShutdownTimeout time.Duration
 	// PruneEvery is how often expired jtis are pruned.
 	PruneEvery time.Duration
+	// WebAuthn configures passkeys; they are off unless its RPID is set.
+	WebAuthn webauthnConfig
 }
 
 // serveHooks let tests reach into a running server.
@@ -55,6 +58,7 @@ func parseServeConfig(args []string, stderr io.Writer) (serveConfig, error) {
 		"debug, info, warn or error (env AGENTMINT_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", envOr("AGENTMINT_LOG_FORMAT", "auto"),
 		"text, json, or auto: text on a terminal (env AGENTMINT_LOG_FORMAT)")
+	c.WebAuthn.flags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return c, err
 	}
@@ -81,7 +85,7 @@ func (c *serveConfig) validate() error {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return fmt.Errorf("invalid --addr %q: %v", c.Addr, err)
 	}
-	return nil
+	return c.WebAuthn.validate()
 }
 
 func newLogger(c serveConfig, w io.Writer) *slog.Logger {
@@ -141,10 +145,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, hook
 	}
 	defer store.Close()
 
-	// 5. The HTTP server.
+	// 5. Passkeys, if configured, and the HTTP server.
+	passkeys, err := newPasskeys(cfg.WebAuthn, store, log, now)
+	if err != nil {
+		return err
+	}
 	api := httpapi.New(httpapi.Config{
 		Store: store, Keys: ring, Meter: metrics.New(), Log: log,
-		Issuer: cfg.Issuer, Now: now,
+		Issuer: cfg.Issuer, Now: now, Passkeys: passkeys,
 	})
 	srv := &http.Server{
 		Handler:           api,
@@ -168,12 +176,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, hook
 
 	// 6. Serve until a signal or ctx ends it; prune and reload keys
 	// meanwhile.
-	return serveUntilDone(ctx, hup, srv, ln, store, ring, cfg, log)
+	return serveUntilDone(ctx, hup, srv, ln, store, ring, cfg, log, passkeys)
 }
 
 func serveUntilDone(ctx context.Context, hup <-chan os.Signal, srv *http.Server,
 	ln net.Listener, store ledger.Store, ring *keys.Ring, cfg serveConfig,
-	log *slog.Logger) error {
+	log *slog.Logger, passkeys *passkey.Service) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	prune := time.NewTicker(cfg.PruneEvery)
@@ -186,6 +194,7 @@ func serveUntilDone(ctx context.Context, hup <-chan os.Signal, srv *http.Server,
 			reloadKeys(ring, log)
 		case <-prune.C:
 			pruneLedger(ctx, store, log)
+			prunePasskeys(ctx, passkeys, log)
 		case <-ctx.Done():
 			log.Info("shutting down: finishing in-flight requests")
 			sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/agentmint/agentmint/internal/ledger"
+	"github.com/agentmint/agentmint/internal/passkey"
 	"github.com/agentmint/agentmint/token"
 )
 
@@ -62,6 +63,7 @@ func problemFor(err error) Problem {
 	var ce *clientError
 	var te *token.Error
 	var mbe *http.MaxBytesError
+	var pf *passkey.Failure
 	switch {
 	case errors.As(err, &ce):
 		return newProblem(ce.status, ce.code, ce.detail)
@@ -70,6 +72,8 @@ func problemFor(err error) Problem {
 			"request body larger than "+strconv.FormatInt(mbe.Limit, 10)+" bytes")
 	case errors.As(err, &te):
 		return tokenProblem(te)
+	case errors.As(err, &pf):
+		return passkeyProblem(pf)
 	case errors.Is(err, ledger.ErrAlreadyUsed):
 		return newProblem(http.StatusConflict, CodeTokenUsed, "token already used")
 	case errors.Is(err, ledger.ErrUnavailable), errors.Is(err, ledger.ErrClosed),
@@ -117,6 +121,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			slog.String("request_id", requestID(r.Context())),
 			slog.String("error", err.Error()))
 	}
+	setRetryAfter(w, err)
 	writeProblem(w, p)
 }
 

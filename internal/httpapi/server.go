@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/agentmint/agentmint/internal/ledger"
+	"github.com/agentmint/agentmint/internal/passkey"
 	"github.com/agentmint/agentmint/token"
 )
 
@@ -47,6 +48,8 @@ type Config struct {
 	Issuer string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Passkeys, if not nil, serves the WebAuthn endpoints and page.
+	Passkeys *passkey.Service
 }
 
 // Server serves the API.
@@ -58,6 +61,8 @@ type Server struct {
 	issuer string
 	now    func() time.Time
 	mux    *http.ServeMux
+
+	passkeys *passkey.Service
 }
 
 // New returns a Server for cfg.
@@ -65,6 +70,7 @@ func New(cfg Config) *Server {
 	s := &Server{
 		store: cfg.Store, keys: cfg.Keys, meter: cfg.Meter, log: cfg.Log,
 		issuer: cfg.Issuer, now: cfg.Now, mux: http.NewServeMux(),
+		passkeys: cfg.Passkeys,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -80,6 +86,7 @@ func (s *Server) routes() {
 	s.handle("GET", "/health", s.health)
 	s.handle("GET", "/ready", s.ready)
 	s.handle("GET", "/.well-known/jwks.json", s.jwks)
+	s.passkeyRoutes()
 	s.handle("GET", "/metrics", func(w http.ResponseWriter, r *http.Request) error {
 		s.meter.Handler().ServeHTTP(w, r)
 		return nil

@@ -51,6 +51,7 @@ const (
 	opConsume opKind = iota
 	opAppend
 	opPrune
+	opFunc
 )
 
 type op struct {
@@ -58,8 +59,15 @@ type op struct {
 	jti   string
 	until int64 // unix seconds
 	entry audit.Entry
+	fn    txFunc // for opFunc
 	res   chan result
 }
+
+// txFunc is a write run by the writer inside its transaction. It may
+// append audit entries with add. It returns an error only if the
+// transaction must fail; outcomes such as "not found" it reports through
+// its closure.
+type txFunc func(ctx context.Context, tx *sql.Tx, add func(audit.Entry) error) error
 
 type result struct {
 	entry audit.Entry
@@ -274,6 +282,10 @@ func (s *Store) applyOne(ctx context.Context, tx *sql.Tx, o *op, r *result, next
 		}
 		r.n, _ = res.RowsAffected()
 		return nil
+	case opFunc:
+		return o.fn(ctx, tx, func(e audit.Entry) error {
+			return s.insertEntry(ctx, tx, e, r, next)
+		})
 	}
 	panic("sqlite: unknown op")
 }
