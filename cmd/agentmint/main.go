@@ -10,6 +10,7 @@
 //	agentmint mint              mint a token through a running service
 //	agentmint verify            verify a token, online or offline
 //	agentmint callers add|list|revoke  manage API callers and their keys
+//	agentmint passkey unlock|verify-evidence  passkey administration
 //	agentmint version           print the version
 //
 // Run "agentmint COMMAND -h" for the flags of a command.
@@ -52,6 +53,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runVerify(ctx, rest, stdout, stderr)
 	case "callers":
 		err = runCallers(ctx, rest, stdout, stderr)
+	case "passkey":
+		err = runPasskey(ctx, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "agentmint", version)
 	case "help", "-h", "-help", "--help":
@@ -94,6 +97,10 @@ Usage:
                                 create an API caller and print its key once
   agentmint callers list|revoke [--name NAME]
                                 list callers, or revoke one at once
+  agentmint passkey unlock --user USER [flags]
+                                lift a user's passkey lockout
+  agentmint passkey verify-evidence [flags]
+                                re-check every passkey approval in the audit log
   agentmint version             print the version
 
 Run "agentmint COMMAND -h" for the flags of a command.

@@ -20,6 +20,7 @@ import (
 	"github.com/agentmint/agentmint/internal/keys"
 	"github.com/agentmint/agentmint/internal/ledger"
 	"github.com/agentmint/agentmint/internal/metrics"
+	"github.com/agentmint/agentmint/internal/passkey"
 	"github.com/agentmint/agentmint/internal/postgres"
 	"github.com/agentmint/agentmint/internal/sqlite"
 )
@@ -45,6 +46,8 @@ type serveConfig struct {
 	// effect without a signal. SIGHUP reloads at once.
 	KeyPoll time.Duration
 	exposure
+	// WebAuthn configures passkeys; they are off unless its RPID is set.
+	WebAuthn webauthnConfig
 }
 
 // serveHooks let tests reach into a running server.
@@ -74,6 +77,7 @@ func parseServeConfig(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.DurationVar(&c.KeyPoll, "key-poll", envDuration("AGENTMINT_KEY_POLL", 5*time.Second),
 		"how often to reread the key directory for rotations, at most 60s (env AGENTMINT_KEY_POLL)")
 	c.exposure.register(fs)
+	c.WebAuthn.flags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return c, err
 	}
@@ -113,7 +117,10 @@ func (c *serveConfig) validate() error {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return fmt.Errorf("invalid --addr %q: %v", c.Addr, err)
 	}
-	return c.Audit.validate()
+	if err := c.Audit.validate(); err != nil {
+		return err
+	}
+	return c.WebAuthn.validate()
 }
 
 func newLogger(c serveConfig, w io.Writer) *slog.Logger {
@@ -184,7 +191,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, hook
 	}
 	recordKeyRotation(ctx, store, ring, now, log)
 
-	// 6. The HTTP server, with a warning if it takes requests without keys.
+	// 6. Passkeys, if configured, and the HTTP server, with a warning if
+	// it takes requests without keys.
+	passkeys, err := newPasskeys(cfg.WebAuthn, store, log, now)
+	if err != nil {
+		return err
+	}
 	if err := warnIfOpen(ctx, store, cfg.exposure, log); err != nil {
 		return err
 	}
@@ -194,7 +206,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, hook
 		RejectRate: cfg.Audit.RejectRate, RejectBurst: cfg.Audit.RejectBurst,
 		Callers: store, MetricsPublic: cfg.MetricsPublic,
 		LocalNets: cfg.LocalNets, TrustedProxies: cfg.TrustedProxies,
-		Limits: cfg.Limits,
+		Limits:   cfg.Limits,
+		Passkeys: passkeys,
 	})
 	srv := &http.Server{
 		Handler:           api,
@@ -226,12 +239,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, hook
 	// keep the audit tree up to date meanwhile; sign a last checkpoint.
 	work := startAuditWork(alog, api, cfg.Audit.Interval, log)
 	defer work.finish(log)
-	return serveUntilDone(ctx, hup, srv, ln, store, ring, cfg, log, now)
+	return serveUntilDone(ctx, hup, srv, ln, store, ring, cfg, log, now, passkeys)
 }
 
 func serveUntilDone(ctx context.Context, hup <-chan os.Signal, srv *http.Server,
 	ln net.Listener, store ledger.Store, ring *keys.Ring, cfg serveConfig,
-	log *slog.Logger, now func() time.Time) error {
+	log *slog.Logger, now func() time.Time, passkeys *passkey.Service) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	prune := time.NewTicker(cfg.PruneEvery)
@@ -251,6 +264,7 @@ func serveUntilDone(ctx context.Context, hup <-chan os.Signal, srv *http.Server,
 			}
 		case <-prune.C:
 			pruneLedger(ctx, store, log)
+			prunePasskeys(ctx, passkeys, log)
 		case <-ctx.Done():
 			log.Info("shutting down: finishing in-flight requests")
 			sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)

@@ -30,6 +30,21 @@ const (
 	// one by one because they came faster than the configured rate; its
 	// Evidence counts them by reason, e.g. {"malformed":120}.
 	EventRejectionsDropped Event = "rejections_dropped"
+	// EventPasskeyRegistered records that a user registered a passkey; the
+	// evidence names the credential and its public key.
+	EventPasskeyRegistered Event = "passkey_registered"
+	// EventPasskeyApproved records that a user's passkey signed an approval
+	// request and a token was minted for it; the evidence lets anyone
+	// re-check the signature (passkey.VerifyEvidence).
+	EventPasskeyApproved Event = "passkey_approved"
+	// EventPasskeyFailed records a failed approval on a real, unexpired
+	// challenge of the user; the entry's Reason says why.
+	EventPasskeyFailed Event = "passkey_failed"
+	// EventPasskeyLockout records that a user was locked out of approving
+	// after too many failures.
+	EventPasskeyLockout Event = "passkey_lockout"
+	// EventPasskeyUnlocked records that an operator lifted a lockout.
+	EventPasskeyUnlocked Event = "passkey_unlocked"
 )
 
 // The reasons a token is rejected, recorded in Entry.Reason of an
@@ -50,6 +65,11 @@ const (
 	ReasonBindingMismatch = "binding_mismatch"
 	// ReasonThrottled means the request was refused by a rate limit.
 	ReasonThrottled = "throttled"
+	// ReasonBadAssertion means a passkey assertion failed a WebAuthn check.
+	ReasonBadAssertion = "bad_assertion"
+	// ReasonCounterRegression means a passkey's signature counter did not
+	// advance: the authenticator may have been cloned.
+	ReasonCounterRegression = "counter_regression"
 )
 
 // TimePrecision is the precision of Entry.Time. Microseconds are what both

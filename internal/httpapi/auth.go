@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strings"
 
 	"github.com/agentmint/agentmint/internal/audit"
 	"github.com/agentmint/agentmint/internal/callers"
@@ -17,13 +18,18 @@ const public callers.Role = ""
 // routeRole returns the role a caller needs for a route pattern. Routes
 // not listed (the 404 handler) need none.
 func (s *Server) routeRole(route string) callers.Role {
+	switch {
+	case strings.HasPrefix(route, "/audit"):
+		return callers.RoleAuditor
+	}
 	switch route {
-	case "/mint":
+	case "/mint", "/webauthn/register/start", "/webauthn/auth/start":
+		// A minter vouches for who the person is, and asks for the
+		// approval of one action; the person's browser then finishes
+		// with their passkey.
 		return callers.RoleMinter
 	case "/proxy":
 		return callers.RoleVerifier
-	case "/audit":
-		return callers.RoleAuditor
 	case "/metrics":
 		if s.metricsPublic {
 			return public

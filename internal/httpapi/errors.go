@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/agentmint/agentmint/internal/ledger"
+	"github.com/agentmint/agentmint/internal/passkey"
 	"github.com/agentmint/agentmint/token"
 )
 
@@ -63,6 +64,7 @@ func problemFor(err error) Problem {
 	var te *token.Error
 	var mbe *http.MaxBytesError
 	var le *limitError
+	var pf *passkey.Failure
 	switch {
 	case errors.As(err, &le):
 		return newProblem(http.StatusTooManyRequests, CodeRateLimited,
@@ -76,6 +78,8 @@ func problemFor(err error) Problem {
 		return tokenProblem(te)
 	case errors.Is(err, ledger.ErrNotFound):
 		return newProblem(http.StatusNotFound, CodeNotFound, "not found")
+	case errors.As(err, &pf):
+		return passkeyProblem(pf)
 	case errors.Is(err, ledger.ErrAlreadyUsed):
 		return newProblem(http.StatusConflict, CodeTokenUsed, "token already used")
 	case errors.Is(err, ledger.ErrUnavailable), errors.Is(err, ledger.ErrClosed),
@@ -123,6 +127,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			slog.String("request_id", requestID(r.Context())),
 			slog.String("error", err.Error()))
 	}
+	setRetryAfter(w, err)
 	writeProblem(w, p)
 }
 

@@ -98,12 +98,9 @@ func (s *Server) mint(w http.ResponseWriter, r *http.Request) error {
 		Action: req.Action, Details: req.Details, ID: jti,
 		IssuedAt: now.Unix(), Expiry: now.Unix() + ttl,
 	}
-	tok, err := s.keys.Sign(c)
-	if errors.Is(err, token.ErrTooLarge) {
-		return badRequest("the token would exceed 2048 bytes: shorten sub or details")
-	}
+	tok, err := s.sign(c)
 	if err != nil {
-		return fmt.Errorf("failed to sign token: %v", err)
+		return err
 	}
 
 	// 3. Record the mint before the token leaves: no token without its
@@ -120,6 +117,18 @@ func (s *Server) mint(w http.ResponseWriter, r *http.Request) error {
 	s.meter.Minted()
 	s.log.DebugContext(r.Context(), "minted", slog.String("jti", jti))
 	return writeJSON(w, http.StatusOK, MintResponse{Token: tok, JTI: jti, Exp: c.Expiry})
+}
+
+// sign signs c with the current key.
+func (s *Server) sign(c *token.Claims) (string, error) {
+	tok, err := s.keys.Sign(c)
+	if errors.Is(err, token.ErrTooLarge) {
+		return "", badRequest("the token would exceed 2048 bytes: shorten sub or details")
+	}
+	if err != nil {
+		return "", fmt.Errorf("failed to sign token: %v", err)
+	}
+	return tok, nil
 }
 
 func mintTTL(p *int64) (int64, error) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/agentmint/agentmint/internal/callers"
 	"github.com/agentmint/agentmint/internal/ledger"
+	"github.com/agentmint/agentmint/internal/passkey"
 	"github.com/agentmint/agentmint/token"
 )
 
@@ -76,6 +77,8 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// Limits are the request rate limits; the zero value limits nothing.
 	Limits Limits
+	// Passkeys, if not nil, serves the WebAuthn endpoints and page.
+	Passkeys *passkey.Service
 }
 
 // Server serves the API.
@@ -96,6 +99,8 @@ type Server struct {
 	localNets      []netip.Prefix
 	trustedProxies []netip.Prefix
 	limits         limits
+
+	passkeys *passkey.Service
 }
 
 // New returns a Server for cfg.
@@ -106,7 +111,8 @@ func New(cfg Config) *Server {
 		alog:    cfg.Audit,
 		callers: cfg.Callers, metricsPublic: cfg.MetricsPublic,
 		localNets: cfg.LocalNets, trustedProxies: cfg.TrustedProxies,
-		limits: newLimits(cfg.Limits),
+		limits:   newLimits(cfg.Limits),
+		passkeys: cfg.Passkeys,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -126,6 +132,7 @@ func (s *Server) routes() {
 	s.handle("GET", "/health", s.health)
 	s.handle("GET", "/ready", s.ready)
 	s.handle("GET", "/.well-known/jwks.json", s.jwks)
+	s.passkeyRoutes()
 	s.handle("GET", "/metrics", func(w http.ResponseWriter, r *http.Request) error {
 		s.meter.Handler().ServeHTTP(w, r)
 		return nil

@@ -21,8 +21,9 @@ var _ callers.Store = (*Store)(nil)
 // AddCaller implements callers.Store. The audit entry names the new caller
 // in its caller member and its role in the evidence.
 func (s *Store) AddCaller(ctx context.Context, c callers.Caller) error {
-	r := s.do(ctx, &op{kind: opTx, fn: func(ctx context.Context, tx *sql.Tx,
-		r *result, next *int64) error {
+	var outcome error
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx,
+		add func(audit.Entry) error) error {
 		var n int
 		err := tx.QueryRowContext(ctx,
 			`SELECT COUNT(*) FROM callers WHERE name = ?`, c.Name).Scan(&n)
@@ -30,7 +31,7 @@ func (s *Store) AddCaller(ctx context.Context, c callers.Caller) error {
 			return fmt.Errorf("failed to read callers: %v", err)
 		}
 		if n > 0 {
-			r.err = callers.ErrExists
+			outcome = callers.ErrExists
 			return nil
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO callers
@@ -39,29 +40,33 @@ func (s *Store) AddCaller(ctx context.Context, c callers.Caller) error {
 		if err != nil {
 			return fmt.Errorf("failed to add caller: %v", err)
 		}
-		return s.insertEntry(ctx, tx, audit.Entry{
+		return add(audit.Entry{
 			Time: c.Created, Event: audit.EventCallerAdded, Caller: c.Name,
 			Evidence: []byte(`{"role":"` + string(c.Role) + `"}`),
-		}, r, next)
-	}})
-	return r.err
+		})
+	})
+	if err != nil {
+		return err
+	}
+	return outcome
 }
 
 // RevokeCaller implements callers.Store.
 func (s *Store) RevokeCaller(ctx context.Context, name string, at time.Time) error {
-	r := s.do(ctx, &op{kind: opTx, fn: func(ctx context.Context, tx *sql.Tx,
-		r *result, next *int64) error {
+	var outcome error
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx,
+		add func(audit.Entry) error) error {
 		var revoked int64
 		err := tx.QueryRowContext(ctx,
 			`SELECT revoked_ns FROM callers WHERE name = ?`, name).Scan(&revoked)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
-			r.err = callers.ErrNotFound
+			outcome = callers.ErrNotFound
 			return nil
 		case err != nil:
 			return fmt.Errorf("failed to read callers: %v", err)
 		case revoked != 0:
-			r.err = callers.ErrRevoked
+			outcome = callers.ErrRevoked
 			return nil
 		}
 		_, err = tx.ExecContext(ctx,
@@ -69,11 +74,14 @@ func (s *Store) RevokeCaller(ctx context.Context, name string, at time.Time) err
 		if err != nil {
 			return fmt.Errorf("failed to revoke caller: %v", err)
 		}
-		return s.insertEntry(ctx, tx, audit.Entry{
+		return add(audit.Entry{
 			Time: at, Event: audit.EventCallerRevoked, Caller: name,
-		}, r, next)
-	}})
-	return r.err
+		})
+	})
+	if err != nil {
+		return err
+	}
+	return outcome
 }
 
 // Minter implements callers.Store: the caller of the token's minted entry.

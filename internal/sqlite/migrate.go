@@ -54,6 +54,44 @@ var migrations = []string{
 	);
 	CREATE INDEX audit_entries_minted ON audit_entries (jti)
 		WHERE event = 'minted';`,
+
+	// 4: passkeys: users, their credentials, begun ceremonies and lockouts.
+	// Times are unix nanoseconds.
+	`CREATE TABLE passkey_users (
+		user_id    TEXT PRIMARY KEY,
+		handle     BLOB NOT NULL UNIQUE, -- random WebAuthn user handle
+		name       TEXT NOT NULL,
+		created_ns INTEGER NOT NULL
+	) WITHOUT ROWID;
+	CREATE TABLE passkey_credentials (
+		id                 BLOB PRIMARY KEY,
+		user_id            TEXT NOT NULL REFERENCES passkey_users (user_id),
+		public_key         BLOB NOT NULL, -- COSE_Key
+		sign_count         INTEGER NOT NULL,
+		backup_eligible    INTEGER NOT NULL,
+		backup_state       INTEGER NOT NULL,
+		aaguid             BLOB,
+		attestation_format TEXT NOT NULL DEFAULT '',
+		transports         TEXT NOT NULL DEFAULT '', -- comma-separated
+		created_ns         INTEGER NOT NULL,
+		last_used_ns       INTEGER NOT NULL DEFAULT 0
+	);
+	CREATE INDEX passkey_credentials_user ON passkey_credentials (user_id);
+	CREATE TABLE passkey_challenges (
+		challenge  BLOB PRIMARY KEY,
+		user_id    TEXT NOT NULL,
+		kind       TEXT NOT NULL, -- register or approve
+		session    BLOB NOT NULL, -- go-webauthn SessionData, JSON
+		request    BLOB,          -- canonical approval request
+		expires_ns INTEGER NOT NULL
+	) WITHOUT ROWID;
+	CREATE INDEX passkey_challenges_expires ON passkey_challenges (expires_ns);
+	CREATE TABLE passkey_lockouts (
+		user_id         TEXT PRIMARY KEY,
+		failures        INTEGER NOT NULL,
+		window_start_ns INTEGER NOT NULL,
+		locked_until_ns INTEGER NOT NULL
+	) WITHOUT ROWID;`,
 }
 
 // migrate brings the schema up to date in one transaction per step.

@@ -60,7 +60,7 @@ const (
 	opPrune
 	opExtendTree
 	opCheckpoint
-	opTx // runs fn in the batch's transaction
+	opFunc // runs fn in the batch's transaction
 )
 
 type op struct {
@@ -70,11 +70,20 @@ type op struct {
 	entry audit.Entry
 	tree  treeOp                  // for opExtendTree
 	cp    ledger.StoredCheckpoint // for opCheckpoint
-	// fn, for opTx, does the write. It reports what the caller should see
-	// in r.err and returns an error only if the transaction must fail.
-	fn  func(ctx context.Context, tx *sql.Tx, r *result, next *int64) error
-	res chan result
+	fn    txFunc                  // for opFunc
+	res   chan result
 }
+
+// write runs fn in the writer's transaction and waits for the commit.
+func (s *Store) write(ctx context.Context, fn txFunc) error {
+	return s.do(ctx, &op{kind: opFunc, fn: fn}).err
+}
+
+// txFunc is a write run by the writer inside its transaction. It may
+// append audit entries with add. It returns an error only if the
+// transaction must fail; outcomes such as "not found" it reports through
+// its closure.
+type txFunc func(ctx context.Context, tx *sql.Tx, add func(audit.Entry) error) error
 
 type result struct {
 	entry audit.Entry
@@ -299,8 +308,10 @@ func (s *Store) applyOne(ctx context.Context, tx *sql.Tx, o *op, r *result, next
 		return extendTree(ctx, tx, o.tree, r, *next)
 	case opCheckpoint:
 		return addCheckpoint(ctx, tx, o.cp)
-	case opTx:
-		return o.fn(ctx, tx, r, next)
+	case opFunc:
+		return o.fn(ctx, tx, func(e audit.Entry) error {
+			return s.insertEntry(ctx, tx, e, r, next)
+		})
 	}
 	panic("sqlite: unknown op")
 }
