@@ -16,6 +16,7 @@ import (
 	"github.com/agentmint/agentmint/internal/audit"
 	"github.com/agentmint/agentmint/internal/auditlog"
 	"github.com/agentmint/agentmint/internal/httpapi"
+	"github.com/agentmint/agentmint/internal/passkey"
 	"github.com/agentmint/agentmint/internal/sqlite"
 )
 
@@ -85,8 +86,9 @@ func auditVerify(ctx context.Context, f auditFlags, stdout io.Writer) error {
 		return fmt.Errorf("audit log does not verify: %w", err)
 	}
 	fmt.Fprintf(stdout, "audit log verified: %d entries in the tree, "+
-		"%d checkpoints (latest size %d), %d entries not yet in the tree\n",
-		rep.Entries, rep.Checkpoints, rep.Latest, rep.Pending)
+		"%d checkpoints (latest size %d), %d entries not yet in the tree, "+
+		"%d passkey approvals re-checked\n",
+		rep.Entries, rep.Checkpoints, rep.Latest, rep.Pending, rep.Evidence)
 	return nil
 }
 
@@ -116,7 +118,7 @@ func verifyDataDir(ctx context.Context, f auditFlags) (auditlog.Report, error) {
 		return auditlog.Report{}, err
 	}
 	defer store.Close()
-	return auditlog.VerifyStore(ctx, store, v, kept)
+	return auditlog.VerifyStore(ctx, store, v, kept, passkey.VerifyEntries)
 }
 
 // verifyURL verifies a running service's log from its entries and
@@ -147,7 +149,12 @@ func verifyURL(ctx context.Context, f auditFlags) (auditlog.Report, error) {
 		kept = append(kept, auditlog.Sourced{Note: []byte(cp.Note),
 			From: fmt.Sprintf("%s/audit/checkpoints, size %d", c.base, cp.Size)})
 	}
-	return auditlog.Verify(entries, nil, kept, v)
+	rep, err := auditlog.Verify(entries, nil, kept, v)
+	if err != nil {
+		return rep, err
+	}
+	rep.Evidence, err = passkey.VerifyEntries(entries)
+	return rep, err
 }
 
 // auditExport writes the entries with their proofs, the checkpoint they

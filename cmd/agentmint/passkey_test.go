@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -208,6 +209,29 @@ func TestPasskeyApproval(t *testing.T) {
 		"--data-dir", s.DataDir}, &out, &out); code != 0 ||
 		out.String() != "1 passkey approvals verified\n" {
 		t.Errorf("verify-evidence: %d %s", code, out.String())
+	}
+
+	// 5. audit verify re-checks the evidence too: it passes, then names
+	// an approval appended with evidence no passkey signed, although
+	// the log itself stays consistent.
+	out.Reset()
+	code := Main(context.Background(), []string{"audit", "verify", "--data-dir", s.DataDir}, &out, &out)
+	if code != 0 || !strings.Contains(out.String(), "1 passkey approvals re-checked") {
+		t.Fatalf("audit verify: %d %s", code, out.String())
+	}
+	store, err := sqlite.Open(filepath.Join(s.DataDir, "agentmint.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	bad, err := store.Append(context.Background(), forged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	code = Main(context.Background(), []string{"audit", "verify", "--data-dir", s.DataDir}, &out, &out)
+	if want := fmt.Sprintf("entry %d:", bad.Index); code == 0 || !strings.Contains(out.String(), want) {
+		t.Errorf("audit verify with forged evidence: %d %s; want a failure naming %q", code, out.String(), want)
 	}
 }
 

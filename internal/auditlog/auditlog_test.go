@@ -116,7 +116,7 @@ func TestBuildSignProve(t *testing.T) {
 	if err := audit.CheckConsistency(p, 37, c.Root, 57, c2.Root); err != nil {
 		t.Error(err)
 	}
-	rep, err := auditlog.VerifyStore(ctx, f.store, f.key.Verifier, nil)
+	rep, err := auditlog.VerifyStore(ctx, f.store, f.key.Verifier, nil, nil)
 	if err != nil || rep.Entries != 57 || rep.Checkpoints != 2 {
 		t.Errorf("VerifyStore = %+v, %v", rep, err)
 	}
@@ -142,7 +142,7 @@ func TestConcurrentBuilders(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := auditlog.VerifyStore(ctx, f.store, f.key.Verifier,
-		nil); err != nil {
+		nil, nil); err != nil {
 		t.Errorf("VerifyStore after racing builders: %v", err)
 	}
 }

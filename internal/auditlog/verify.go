@@ -32,7 +32,16 @@ type Report struct {
 	Checkpoints int
 	// Latest is the size of the largest checkpoint.
 	Latest int64
+	// Evidence is the number of entries whose evidence an EntryCheck
+	// re-checked, such as passkey approvals.
+	Evidence int
 }
+
+// EntryCheck re-checks what entries claim beyond the log's integrity, such
+// as the signature a passkey approval's evidence holds. It gets every
+// committed entry, oldest first, and returns how many it checked and the
+// first failure, naming the entry.
+type EntryCheck func(entries []audit.Entry) (int, error)
 
 // pageSize is how many entries or checkpoints are read at once.
 const pageSize = 10000
@@ -46,7 +55,7 @@ const pageSize = 10000
 // TODO: it holds every entry in memory; a log of many millions of entries
 // needs VerifyLog to work in a stream.
 func VerifyStore(ctx context.Context, t ledger.AuditTree, v *audit.Verifier,
-	kept []Sourced) (Report, error) {
+	kept []Sourced, check EntryCheck) (Report, error) {
 	// 1. The checkpoints, stored and kept.
 	cps, err := storedCheckpoints(ctx, t)
 	if err != nil {
@@ -83,6 +92,13 @@ func VerifyStore(ctx context.Context, t ledger.AuditTree, v *audit.Verifier,
 		return rep, err
 	}
 	rep.Pending = int64(len(after))
+
+	// 5. What the entries' evidence claims.
+	if check != nil {
+		if rep.Evidence, err = check(append(entries, after...)); err != nil {
+			return rep, err
+		}
+	}
 	return rep, nil
 }
 
