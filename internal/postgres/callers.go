@@ -19,7 +19,7 @@ var _ callers.Store = (*Store)(nil)
 // AddCaller implements callers.Store: the caller and its audit entry in
 // one transaction.
 func (s *Store) AddCaller(ctx context.Context, c callers.Caller) error {
-	return s.callerTx(ctx, func(tx pgx.Tx) (audit.Entry, error) {
+	return s.auditTx(ctx, func(ctx context.Context, tx pgx.Tx) (audit.Entry, error) {
 		tag, err := tx.Exec(ctx, `INSERT INTO callers (name, role, key_hash,
 			created_ns) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING`,
 			c.Name, string(c.Role), c.KeyHash[:], c.Created.UnixNano())
@@ -38,7 +38,7 @@ func (s *Store) AddCaller(ctx context.Context, c callers.Caller) error {
 
 // RevokeCaller implements callers.Store.
 func (s *Store) RevokeCaller(ctx context.Context, name string, at time.Time) error {
-	return s.callerTx(ctx, func(tx pgx.Tx) (audit.Entry, error) {
+	return s.auditTx(ctx, func(ctx context.Context, tx pgx.Tx) (audit.Entry, error) {
 		var revoked int64
 		err := tx.QueryRow(ctx, `SELECT revoked_ns FROM callers WHERE name = $1
 			FOR UPDATE`, name).Scan(&revoked)
@@ -57,39 +57,6 @@ func (s *Store) RevokeCaller(ctx context.Context, name string, at time.Time) err
 		}
 		return audit.Entry{Time: at, Event: audit.EventCallerRevoked, Caller: name}, nil
 	})
-}
-
-// callerTx runs change in a transaction and appends the audit entry it
-// returns in the same transaction, at the next index.
-func (s *Store) callerTx(ctx context.Context, change func(pgx.Tx) (audit.Entry, error)) error {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return unavailable("begin", err)
-	}
-	defer tx.Rollback(context.Background())
-	e, err := change(tx)
-	if err != nil {
-		return err
-	}
-	var end int64
-	err = tx.QueryRow(ctx, `UPDATE audit_head SET size = size + 1
-		WHERE id = 1 RETURNING size`).Scan(&end)
-	if err != nil {
-		return unavailable("reserve audit index", err)
-	}
-	e.Index, e.Time = end-1, audit.Timestamp(e.Time)
-	_, err = tx.Exec(ctx, `INSERT INTO audit_entries (idx, time_ns, event,
-		caller, evidence) VALUES ($1, $2, $3, $4, $5)`,
-		e.Index, e.Time.UnixNano(), string(e.Event), e.Caller, []byte(e.Evidence))
-	if err != nil {
-		return unavailable("append audit entry", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return unavailable("commit", err)
-	}
-	return nil
 }
 
 // Callers implements callers.Store.

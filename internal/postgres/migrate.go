@@ -67,6 +67,44 @@ var migrations = []string{
 	);
 	CREATE INDEX audit_entries_minted ON audit_entries (jti)
 		WHERE event = 'minted';`,
+
+	// 4: passkeys: users, their credentials, begun ceremonies and lockouts.
+	// Times are unix nanoseconds, 0 for none.
+	`CREATE TABLE passkey_users (
+		user_id    text PRIMARY KEY,
+		handle     bytea NOT NULL UNIQUE, -- random WebAuthn user handle
+		name       text NOT NULL,
+		created_ns bigint NOT NULL
+	);
+	CREATE TABLE passkey_credentials (
+		id                 bytea PRIMARY KEY,
+		user_id            text NOT NULL REFERENCES passkey_users (user_id),
+		public_key         bytea NOT NULL, -- COSE_Key
+		sign_count         bigint NOT NULL,
+		backup_eligible    boolean NOT NULL,
+		backup_state       boolean NOT NULL,
+		aaguid             bytea,
+		attestation_format text NOT NULL DEFAULT '',
+		transports         text NOT NULL DEFAULT '', -- comma-separated
+		created_ns         bigint NOT NULL,
+		last_used_ns       bigint NOT NULL DEFAULT 0
+	);
+	CREATE INDEX passkey_credentials_user ON passkey_credentials (user_id);
+	CREATE TABLE passkey_challenges (
+		challenge  bytea PRIMARY KEY,
+		user_id    text NOT NULL,
+		kind       text NOT NULL, -- register or approve
+		session    bytea NOT NULL, -- go-webauthn SessionData, JSON
+		request    bytea,          -- canonical approval request
+		expires_ns bigint NOT NULL
+	);
+	CREATE INDEX passkey_challenges_expires ON passkey_challenges (expires_ns);
+	CREATE TABLE passkey_lockouts (
+		user_id         text PRIMARY KEY,
+		failures        bigint NOT NULL,
+		window_start_ns bigint NOT NULL,
+		locked_until_ns bigint NOT NULL
+	);`,
 }
 
 // migrate brings the schema up to date. A transaction-scoped advisory lock

@@ -201,6 +201,58 @@ func insertEntries(ctx context.Context, tx pgx.Tx, results []ledger.Result, idx 
 	return nil
 }
 
+// auditTx runs change in a transaction, with a context bounded by the
+// store's timeout, and appends the audit entry it returns in the same
+// transaction, at the next index. An error from change rolls everything
+// back and is returned as is.
+func (s *Store) auditTx(ctx context.Context,
+	change func(context.Context, pgx.Tx) (audit.Entry, error)) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return unavailable("begin", err)
+	}
+	defer tx.Rollback(context.Background())
+	e, err := change(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if err := appendEntry(ctx, tx, e); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return unavailable("commit", err)
+	}
+	return nil
+}
+
+// appendEntry reserves the next audit index in tx, by updating the row of
+// audit_head (whose lock serializes appends until commit), and writes e
+// there.
+func appendEntry(ctx context.Context, tx pgx.Tx, e audit.Entry) error {
+	var end int64
+	err := tx.QueryRow(ctx, `UPDATE audit_head SET size = size + 1
+		WHERE id = 1 RETURNING size`).Scan(&end)
+	if err != nil {
+		return unavailable("reserve audit index", err)
+	}
+	e.Index, e.Time = end-1, audit.Timestamp(e.Time)
+	var evidence []byte
+	if len(e.Evidence) > 0 {
+		evidence = e.Evidence
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO audit_entries (idx, time_ns, event, jti,
+		sub, action, aud, caller, reason, evidence)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		e.Index, e.Time.UnixNano(), string(e.Event), e.JTI, e.Sub, e.Action,
+		e.Aud, e.Caller, e.Reason, evidence)
+	if err != nil {
+		return unavailable("append audit entry", err)
+	}
+	return nil
+}
+
 func unavailable(what string, err error) error {
 	return fmt.Errorf("%w: failed to %s: %v", ledger.ErrUnavailable, what, err)
 }

@@ -41,6 +41,10 @@ func Run(t *testing.T, fresh Fresh) {
 		{"TreeExtend", testTreeExtend},
 		{"TreeCheckpoints", testTreeCheckpoints},
 		{"TreeSurvivesReopen", testTreeReopen},
+		{"PasskeyTakeChallengeOnce", testPasskeyTakeChallengeOnce},
+		{"PasskeyCredentials", testPasskeyCredentials},
+		{"PasskeyLockoutAndPrune", testPasskeyLockoutAndPrune},
+		{"PasskeyLockoutConcurrent", testPasskeyLockoutConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, fresh(t)) })
