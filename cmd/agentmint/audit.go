@@ -17,16 +17,16 @@ import (
 	"github.com/agentmint/agentmint/internal/auditlog"
 	"github.com/agentmint/agentmint/internal/httpapi"
 	"github.com/agentmint/agentmint/internal/passkey"
-	"github.com/agentmint/agentmint/internal/sqlite"
 )
 
 // auditFlags are the flags of the audit subcommands.
 type auditFlags struct {
-	dataDir string
-	url     string
-	key     string   // verifier key file; default: the data dir's, or /audit/key
-	kept    []string // checkpoint files an auditor kept
-	out     string   // export directory
+	dataDir  string
+	database string
+	url      string
+	key      string   // verifier key file; default: the data dir's, or /audit/key
+	kept     []string // checkpoint files an auditor kept
+	out      string   // export directory
 }
 
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -38,6 +38,8 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlagSet("audit "+args[0], stderr)
 	fs.StringVar(&f.dataDir, "data-dir", "",
 		"read the audit log from this data directory")
+	fs.StringVar(&f.database, "database", envOr("AGENTMINT_DATABASE", ""),
+		"read the audit log from this PostgreSQL database (env AGENTMINT_DATABASE)")
 	fs.StringVar(&f.url, "url", "",
 		"read the audit log from the running service at this URL")
 	fs.StringVar(&f.key, "key", "",
@@ -54,8 +56,12 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
-	if (f.dataDir == "") == (f.url == "") {
-		fmt.Fprintln(stderr, "give exactly one of --data-dir and --url")
+	switch {
+	case (f.dataDir == "" && f.database == "") == (f.url == ""):
+		fmt.Fprintln(stderr, "give either --data-dir (and --database on PostgreSQL) or --url")
+		return errUsage
+	case f.database != "" && f.dataDir == "" && f.key == "":
+		fmt.Fprintln(stderr, "with --database, give --key (or --data-dir) for the checkpoint key")
 		return errUsage
 	}
 	switch args[0] {
@@ -77,7 +83,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 func auditVerify(ctx context.Context, f auditFlags, stdout io.Writer) error {
 	var rep auditlog.Report
 	var err error
-	if f.dataDir != "" {
+	if f.url == "" {
 		rep, err = verifyDataDir(ctx, f)
 	} else {
 		rep, err = verifyURL(ctx, f)
@@ -107,13 +113,15 @@ func verifyDataDir(ctx context.Context, f auditFlags) (auditlog.Report, error) {
 	if err != nil {
 		return auditlog.Report{}, err
 	}
-	mirror := filepath.Join(dir, auditlog.MirrorFile)
-	if note, err := os.ReadFile(mirror); err == nil {
-		kept = append(kept, auditlog.Sourced{Note: note, From: mirror})
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return auditlog.Report{}, err
+	if f.dataDir != "" {
+		mirror := filepath.Join(dir, auditlog.MirrorFile)
+		if note, err := os.ReadFile(mirror); err == nil {
+			kept = append(kept, auditlog.Sourced{Note: note, From: mirror})
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return auditlog.Report{}, err
+		}
 	}
-	store, err := sqlite.Open(dbPath(f.dataDir), sqlite.Options{ReadOnly: true})
+	store, err := openBackend(ctx, f.dataDir, f.database, true)
 	if err != nil {
 		return auditlog.Report{}, err
 	}
@@ -161,14 +169,17 @@ func verifyURL(ctx context.Context, f auditFlags) (auditlog.Report, error) {
 // prove against and the verifier key to f.out.
 func auditExport(ctx context.Context, f auditFlags, stdout io.Writer) error {
 	if f.url != "" {
-		return errors.New("export reads a data directory: use --data-dir")
+		return errors.New("export reads the store: use --data-dir or --database")
 	}
-	v, err := readVerifier(filepath.Join(auditDir(f.dataDir), auditlog.VerifierFile))
+	if f.key == "" {
+		f.key = filepath.Join(auditDir(f.dataDir), auditlog.VerifierFile)
+	}
+	v, err := readVerifier(f.key)
 	if err != nil {
 		return err
 	}
-	pub, _ := os.ReadFile(filepath.Join(auditDir(f.dataDir), auditlog.VerifierFile))
-	store, err := sqlite.Open(dbPath(f.dataDir), sqlite.Options{ReadOnly: true})
+	pub, _ := os.ReadFile(f.key)
+	store, err := openBackend(ctx, f.dataDir, f.database, true)
 	if err != nil {
 		return err
 	}

@@ -115,6 +115,9 @@ func dbPath(dataDir string) string {
 func openAuditLog(ctx context.Context, cfg serveConfig, store ledger.AuditTree,
 	log *slog.Logger, now func() time.Time) (*auditlog.Log, error) {
 	dir := auditDir(cfg.DataDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("failed to create audit directory: %v", err)
+	}
 	keyDir := cfg.Audit.KeyDir
 	if keyDir == "" {
 		keyDir = dir

@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"text/tabwriter"
 	"time"
 
 	"github.com/agentmint/agentmint/internal/callers"
-	"github.com/agentmint/agentmint/internal/sqlite"
 )
 
 // runCallers manages API callers. It opens the database directly and does
@@ -33,6 +31,7 @@ func runCallers(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if args[0] == "add" {
 		fs.StringVar(&role, "role", "", "minter, verifier or auditor")
 	}
+	database := addDatabaseFlag(fs)
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
@@ -43,10 +42,12 @@ func runCallers(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return errUsage
 	}
 
-	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
-		return fmt.Errorf("failed to create data directory: %v", err)
+	if *database == "" {
+		if err := os.MkdirAll(*dataDir, 0o700); err != nil {
+			return fmt.Errorf("failed to create data directory: %v", err)
+		}
 	}
-	store, err := sqlite.Open(filepath.Join(*dataDir, "agentmint.db"), sqlite.Options{})
+	store, err := openBackend(ctx, *dataDir, *database, false)
 	if err != nil {
 		return err
 	}

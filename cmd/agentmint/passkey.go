@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -16,7 +15,6 @@ import (
 	"github.com/agentmint/agentmint/internal/audit"
 	"github.com/agentmint/agentmint/internal/ledger"
 	"github.com/agentmint/agentmint/internal/passkey"
-	"github.com/agentmint/agentmint/internal/sqlite"
 	"github.com/agentmint/agentmint/token"
 )
 
@@ -61,25 +59,17 @@ func (c *webauthnConfig) validate() error {
 }
 
 // newPasskeys returns the passkey service, or nil when passkeys are off.
-func newPasskeys(c webauthnConfig, store ledger.Store, log *slog.Logger,
+func newPasskeys(c webauthnConfig, store store, log *slog.Logger,
 	now func() time.Time) (*passkey.Service, error) {
 	if c.RPID == "" {
 		return nil, nil
 	}
-	ps, ok := store.(passkeyBackend)
-	if !ok {
-		return nil, fmt.Errorf("passkeys are not available with this database backend")
-	}
+
 	log.Info("passkeys enabled", slog.String("rp_id", c.RPID), slog.String("origin", c.RPOrigin))
 	return passkey.New(passkey.Config{
-		RPID: c.RPID, RPOrigin: c.RPOrigin, Store: ps.Passkeys(), Audit: store,
+		RPID: c.RPID, RPOrigin: c.RPOrigin, Store: store.Passkeys(), Audit: store,
 		Log: log, Now: now,
 	})
-}
-
-// passkeyBackend is a store that keeps passkeys.
-type passkeyBackend interface {
-	Passkeys() passkey.Store
 }
 
 func prunePasskeys(ctx context.Context, p *passkey.Service, log *slog.Logger) {
@@ -103,6 +93,7 @@ func runPasskey(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if args[0] == "unlock" {
 		fs.StringVar(&user, "user", "", "the user to unlock (required)")
 	}
+	database := addDatabaseFlag(fs)
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
@@ -112,11 +103,11 @@ func runPasskey(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			fmt.Fprintln(stderr, "--user must name a user")
 			return errUsage
 		}
-		return withStore(*dataDir, func(s *sqlite.Store) error {
+		return withStore(ctx, *dataDir, *database, func(s store) error {
 			return unlockUser(ctx, s, user, stdout)
 		})
 	case "verify-evidence":
-		return withStore(*dataDir, func(s *sqlite.Store) error {
+		return withStore(ctx, *dataDir, *database, func(s store) error {
 			return verifyPasskeyEvidence(ctx, s, stdout)
 		})
 	}
@@ -124,17 +115,18 @@ func runPasskey(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return errUsage
 }
 
-// withStore opens the data directory's store for f. A running server may
-// hold the directory: SQLite lets both write, one transaction at a time.
-func withStore(dataDir string, f func(*sqlite.Store) error) error {
-	s, err := sqlite.Open(filepath.Join(dataDir, "agentmint.db"), sqlite.Options{})
+// withStore opens the deployment's store for f: the database at url, or
+// the data directory's SQLite file, which a running server may hold too
+// (SQLite lets both write, one transaction at a time).
+func withStore(ctx context.Context, dataDir, url string, f func(store) error) error {
+	s, err := openBackend(ctx, dataDir, url, false)
 	if err != nil {
 		return err
 	}
 	return errors.Join(f(s), s.Close())
 }
 
-func unlockUser(ctx context.Context, s *sqlite.Store, user string, stdout io.Writer) error {
+func unlockUser(ctx context.Context, s store, user string, stdout io.Writer) error {
 	locked, err := passkey.Unlock(ctx, s.Passkeys(), s, user, time.Now())
 	if err != nil {
 		return err
@@ -149,7 +141,7 @@ func unlockUser(ctx context.Context, s *sqlite.Store, user string, stdout io.Wri
 
 // verifyPasskeyEvidence re-checks every passkey approval in the audit log
 // (passkey.VerifyEntries).
-func verifyPasskeyEvidence(ctx context.Context, s *sqlite.Store, stdout io.Writer) error {
+func verifyPasskeyEvidence(ctx context.Context, s store, stdout io.Writer) error {
 	var all []audit.Entry
 	for before := int64(0); ; {
 		page, err := s.Entries(ctx, ledger.Filter{Before: before, Limit: 1000})

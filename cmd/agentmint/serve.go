@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -278,20 +279,38 @@ func serveUntilDone(ctx context.Context, hup <-chan os.Signal, srv *http.Server,
 	}
 }
 
-// store is what serve needs of a backend: the ledger and the audit tree.
+// store is what serve and the admin commands need of a backend: the
+// ledger, the audit tree, the callers and the passkeys.
 type store interface {
 	ledger.Store
 	ledger.AuditTree
 	callers.Store
+	Passkeys() passkey.Store
 }
 
 // openStore opens PostgreSQL when a database url is configured, and the
 // SQLite file in the data directory otherwise.
 func openStore(ctx context.Context, cfg serveConfig) (store, error) {
-	if cfg.Database != "" {
-		return postgres.Open(ctx, cfg.Database, postgres.Options{})
+	return openBackend(ctx, cfg.DataDir, cfg.Database, false)
+}
+
+// openBackend opens the database at url, or else the SQLite file in
+// dataDir; readOnly applies to SQLite, which can then be read beside a
+// running server without writing.
+func openBackend(ctx context.Context, dataDir, url string, readOnly bool) (store, error) {
+	if url != "" {
+		if !strings.HasPrefix(url, "postgres://") && !strings.HasPrefix(url, "postgresql://") {
+			return nil, errors.New("--database must be a postgres:// url")
+		}
+		return postgres.Open(ctx, url, postgres.Options{})
 	}
-	return sqlite.Open(filepath.Join(cfg.DataDir, "agentmint.db"), sqlite.Options{})
+	return sqlite.Open(dbPath(dataDir), sqlite.Options{ReadOnly: readOnly})
+}
+
+// addDatabaseFlag defines --database for an admin command.
+func addDatabaseFlag(fs *flag.FlagSet) *string {
+	return fs.String("database", envOr("AGENTMINT_DATABASE", ""),
+		"postgres://... of a deployment on PostgreSQL (env AGENTMINT_DATABASE; default the SQLite file in --data-dir)")
 }
 
 // reloadKeys reads the key directory again, logs when the set changed and
