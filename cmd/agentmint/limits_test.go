@@ -53,6 +53,17 @@ func TestLimitPerIP(t *testing.T) {
 		t.Fatalf("after 20s: %d", r.Status)
 	}
 	wantLimited(t, do(t, "GET", jwks, ""), `"ip";q=3;w=60`, "20")
+
+	// Anyone can provoke this limit, so its refusals are not audited: a
+	// flood of them cannot crowd the log.
+	for range 20 {
+		wantLimited(t, post(t, s.URL+"/proxy", map[string]any{"token": "x"}), `"ip";q=3;w=60`, "20")
+	}
+	clock.Advance(time.Minute)
+	a := do(t, "GET", s.URL+"/audit?event=rejected", "")
+	if a.Status != 200 || strings.Contains(string(a.Body), "throttled") {
+		t.Errorf("per-IP throttles reached the audit log: %d %s", a.Status, a.Body)
+	}
 }
 
 func (s *testServer) mintBody(t *testing.T, body string, header ...string) *response {

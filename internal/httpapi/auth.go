@@ -164,8 +164,10 @@ func (s *Server) guard(w http.ResponseWriter, r *http.Request, route string) (*h
 	// 1. The client's own limit, before anything else, so that guessing
 	// keys is throttled too.
 	ip, _ := clientIP(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.trustedProxies)
+	// NOTE: refusals by this limit are counted in metrics but not audited:
+	// anyone who can reach the port can provoke them.
 	if err := check(w, s.limits.ip, ip.String(), now); err != nil {
-		s.throttled(w, r, route, err)
+		s.writeError(w, r, err)
 		return r, false
 	}
 
@@ -195,8 +197,9 @@ func (s *Server) guard(w http.ResponseWriter, r *http.Request, route string) (*h
 	return r, true
 }
 
-// throttled answers a request a limit refused and, for the token routes,
-// records the refusal in the audit log (at the bounded rejection rate).
+// throttled answers a request that an authenticated caller's limit
+// refused and, for the token routes, records the refusal in the audit log
+// (at the bounded rate of unsigned rejections).
 func (s *Server) throttled(w http.ResponseWriter, r *http.Request, route string, err error) {
 	if route == "/proxy" || route == "/mint" {
 		s.recordRejection(r.Context(), audit.ReasonThrottled, nil)

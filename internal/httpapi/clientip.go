@@ -12,8 +12,10 @@ const maxForwardedHops = 16
 // the peer is one of the trusted proxies, in which case the X-Forwarded-For
 // chain is read from the right and the first address that is not a trusted
 // proxy is the client. Without trusted proxies the header is ignored: any
-// client can write it. It reports false if the peer address does not
-// parse.
+// client can write it. It reports false, with the invalid address, if the
+// peer address does not parse, or if a trusted proxy sent no usable chain:
+// the client is then unknown, and never taken for the proxy itself (which
+// may be local).
 func clientIP(remoteAddr string, forwarded []string, trusted []netip.Prefix) (netip.Addr, bool) {
 	ap, err := netip.ParseAddrPort(remoteAddr)
 	if err != nil {
@@ -26,19 +28,36 @@ func clientIP(remoteAddr string, forwarded []string, trusted []netip.Prefix) (ne
 
 	// The header may come as several lines; the last entry was added by
 	// the nearest proxy. An entry that does not parse ends the walk: what
-	// lies left of it cannot be trusted.
+	// lies left of it cannot be trusted, and the client is unknown.
 	hops := strings.Split(strings.Join(forwarded, ","), ",")
 	for i, n := len(hops)-1, 0; i >= 0 && n < maxForwardedHops; i, n = i-1, n+1 {
-		h, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil || h.Zone() != "" {
-			return ip, true
+		h, ok := parseHop(strings.TrimSpace(hops[i]))
+		if !ok {
+			return netip.Addr{}, false
 		}
-		ip = h.Unmap()
+		ip = h
 		if !inAny(ip, trusted) {
 			return ip, true
 		}
 	}
 	return ip, true
+}
+
+// parseHop reads one X-Forwarded-For entry: an address, or an address and
+// port as some proxies write it.
+func parseHop(s string) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		ap, perr := netip.ParseAddrPort(s)
+		if perr != nil {
+			return netip.Addr{}, false
+		}
+		a = ap.Addr()
+	}
+	if a.Zone() != "" {
+		return netip.Addr{}, false
+	}
+	return a.Unmap(), true
 }
 
 func inAny(ip netip.Addr, nets []netip.Prefix) bool {

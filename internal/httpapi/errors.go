@@ -83,7 +83,7 @@ func problemFor(err error) Problem {
 	case errors.Is(err, ledger.ErrAlreadyUsed):
 		return newProblem(http.StatusConflict, CodeTokenUsed, "token already used")
 	case errors.Is(err, ledger.ErrUnavailable), errors.Is(err, ledger.ErrClosed),
-		errors.Is(err, context.DeadlineExceeded):
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return newProblem(http.StatusServiceUnavailable, CodeUnavailable,
 			"the ledger is unavailable; nothing was accepted, try again later")
 	}

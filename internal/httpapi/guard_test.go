@@ -55,8 +55,8 @@ func TestClientIP(t *testing.T) {
 		{"10.0.0.5:5000", []string{"198.51.100.1"}, proxies, "198.51.100.1"},
 		{"10.0.0.5:5000", []string{"127.0.0.1, 198.51.100.1, 10.0.0.9"}, proxies, "198.51.100.1"},
 		{"10.0.0.5:5000", []string{"127.0.0.1", "198.51.100.1"}, proxies, "198.51.100.1"},
-		{"10.0.0.5:5000", []string{"garbage, 10.0.0.9"}, proxies, "10.0.0.9"},
-		{"10.0.0.5:5000", nil, proxies, "10.0.0.5"},
+		{"10.0.0.5:5000", []string{"203.0.113.5:4711"}, proxies, "203.0.113.5"},
+		{"10.0.0.5:5000", []string{"[2001:db8::1]:443"}, proxies, "2001:db8::1"},
 		{"[::ffff:203.0.113.7]:1", nil, nil, "203.0.113.7"},
 		{"[::1]:1", nil, nil, "::1"},
 	} {
@@ -67,6 +67,13 @@ func TestClientIP(t *testing.T) {
 	}
 	if _, ok := clientIP("pipe", nil, nil); ok {
 		t.Error("clientIP accepted a peer that is not an address")
+	}
+	// Through a trusted proxy without a usable chain the client is
+	// unknown, never the proxy (which may be local).
+	for _, xff := range [][]string{nil, {""}, {"unknown"}, {"garbage, 10.0.0.9"}} {
+		if ip, ok := clientIP("10.0.0.5:5000", xff, proxies); ok || ip.IsValid() {
+			t.Errorf("clientIP through a proxy with %q = %v, %v; want unknown", xff, ip, ok)
+		}
 	}
 }
 

@@ -47,7 +47,9 @@ const (
 func rejectClass(reason string) int {
 	switch reason {
 	case audit.ReasonMalformed, audit.ReasonUnknownKey,
-		audit.ReasonBadSignature:
+		audit.ReasonBadSignature, audit.ReasonThrottled:
+		// Throttles are counted with garbage: a flood of them must not
+		// crowd out the entries of replayed or misused real tokens.
 		return classUnsigned
 	}
 	return classSigned

@@ -91,7 +91,7 @@ func (b *Batcher) Do(ctx context.Context, op *Op) Result {
 	case <-b.quit:
 		return Result{Err: ErrClosed}
 	case <-ctx.Done():
-		return Result{Err: unavailable(ctx.Err())}
+		return Result{Err: Unavailable(ctx.Err())}
 	}
 	select {
 	case r := <-op.res:
@@ -105,11 +105,13 @@ func (b *Batcher) Do(ctx context.Context, op *Op) Result {
 			return Result{Err: ErrClosed}
 		}
 	case <-ctx.Done():
-		return Result{Err: unavailable(ctx.Err())}
+		return Result{Err: Unavailable(ctx.Err())}
 	}
 }
 
-func unavailable(err error) error {
+// Unavailable marks err, such as a context's error while waiting for a
+// commit, as the store being unavailable, keeping err matchable.
+func Unavailable(err error) error {
 	return &wrapped{err}
 }
 

@@ -24,8 +24,9 @@ var ErrUnavailable = errors.New("store unavailable")
 var ErrClosed = errors.New("store closed")
 
 // PruneMargin is how long a consumed jti is kept after its token stopped
-// verifying, so that replicas whose clocks differ a little still refuse it.
-const PruneMargin = time.Minute
+// verifying, so that replicas whose clocks differ, or a clock that steps,
+// still refuse it: as long as a token can live.
+const PruneMargin = 5 * time.Minute
 
 // Consumption is the consume of one jti with the audit entry that records
 // it.

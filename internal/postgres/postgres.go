@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -59,6 +60,9 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 		cfg.ConnConfig.ConnectTimeout = o.Timeout
 	}
 	cfg.MaxConns = 8
+	// A 200 from /proxy must mean the consume is durable: never let a
+	// server or role default of synchronous_commit=off weaken that.
+	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("failed to open database: %v", err)
@@ -152,11 +156,18 @@ func consumeAll(ctx context.Context, tx pgx.Tx, ops []*ledger.Op, results []ledg
 			continue
 		}
 		first[op.JTI] = i
-		jtis = append(jtis, op.JTI)
-		untils = append(untils, op.Until.Unix())
 	}
-	if len(jtis) == 0 {
+	if len(first) == 0 {
 		return nil
+	}
+	// Insert in key order: two replicas whose batches share jtis then lock
+	// them in the same order and cannot deadlock.
+	for j := range first {
+		jtis = append(jtis, j)
+	}
+	slices.Sort(jtis)
+	for _, j := range jtis {
+		untils = append(untils, ops[first[j]].Until.Unix())
 	}
 	rows, err := tx.Query(ctx, `INSERT INTO used_jti (jti, until)
 		SELECT * FROM unnest($1::text[], $2::bigint[])
@@ -320,10 +331,14 @@ func scanEntry(row pgx.CollectableRow) (audit.Entry, error) {
 func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
+	// NOTE: the cutoff is the earlier of this replica's clock and the
+	// database's, so a replica whose clock runs fast cannot prune a jti
+	// that a replica with a right clock would still accept.
 	tag, err := s.pool.Exec(ctx, `DELETE FROM used_jti WHERE jti IN (
-		SELECT jti FROM used_jti WHERE until < $1
+		SELECT jti FROM used_jti
+		WHERE until < LEAST($1, extract(epoch FROM now())::bigint - $2)
 		LIMIT 10000 FOR UPDATE SKIP LOCKED)`,
-		now.Add(-ledger.PruneMargin).Unix())
+		now.Add(-ledger.PruneMargin).Unix(), int64(ledger.PruneMargin/time.Second))
 	if err != nil {
 		return 0, unavailable("prune", err)
 	}

@@ -23,6 +23,9 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
+// writeWait bounds how long a write waits for its commit.
+const writeWait = 5 * time.Second
+
 // DefaultMaxBatch is the most writes gathered into one transaction.
 const DefaultMaxBatch = 256
 
@@ -172,6 +175,9 @@ func (s *Store) do(ctx context.Context, o *op) result {
 	if s.w == nil {
 		return result{err: ErrReadOnly}
 	}
+	// A stalled disk must turn into "unavailable", not a hung request.
+	ctx, cancel := context.WithTimeout(ctx, writeWait)
+	defer cancel()
 	o.res = make(chan result, 1)
 	select {
 	case <-s.quit:
@@ -183,7 +189,7 @@ func (s *Store) do(ctx context.Context, o *op) result {
 	case <-s.quit:
 		return result{err: ledger.ErrClosed}
 	case <-ctx.Done():
-		return result{err: ctx.Err()}
+		return result{err: ledger.Unavailable(ctx.Err())}
 	}
 	select {
 	case r := <-o.res:
@@ -197,7 +203,7 @@ func (s *Store) do(ctx context.Context, o *op) result {
 			return result{err: ledger.ErrClosed}
 		}
 	case <-ctx.Done():
-		return result{err: ctx.Err()}
+		return result{err: ledger.Unavailable(ctx.Err())}
 	}
 }
 
