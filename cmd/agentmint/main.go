@@ -6,6 +6,7 @@
 //
 //	agentmint serve [flags]     run the service
 //	agentmint keys list|rotate  manage the signing keys
+//	agentmint bench [flags]     load a running server and report its speed
 //	agentmint version           print the version
 //
 // Run "agentmint COMMAND -h" for the flags of a command.
@@ -40,6 +41,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runServe(ctx, rest, stdout, stderr, serveHooks{})
 	case "keys":
 		err = runKeys(rest, stdout, stderr)
+	case "bench":
+		err = runBench(ctx, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "agentmint", version)
 	case "help", "-h", "-help", "--help":
@@ -72,6 +75,7 @@ Usage:
   agentmint serve [flags]       run the service
   agentmint keys list [flags]   list the signing keys and their states
   agentmint keys rotate [flags] make a new current signing key
+  agentmint bench [flags]       load a running server and report its speed
   agentmint version             print the version
 
 Run "agentmint COMMAND -h" for the flags of a command.
