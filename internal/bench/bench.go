@@ -125,9 +125,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	res := &Result{URL: cfg.URL, Clients: cfg.Clients, Machine: machine()}
 
-	// 2. The bare Ed25519 rates on all cores, before any load.
+	// 2. The bare Ed25519 rates on all cores, before any load (and again
+	// after it).
 	progress(cfg.Progress, "measuring bare Ed25519 verify and sign rates...")
-	res.Bare = measureBare(cfg.BareTime)
+	res.Bare.Before = measureBare(cfg.BareTime)
 
 	// 3. The load, with the server's memory sampled meanwhile.
 	var mem *sampler
@@ -139,9 +140,16 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	toks := c.mintPhase(ctx, cfg, &res.Mint)
 	c.proxyPhase(ctx, cfg, toks, &res.Proxy)
-	progress(cfg.Progress, "")
 	if mem != nil {
 		res.Memory = mem.stop()
+	}
+	progress(cfg.Progress, "measuring bare Ed25519 rates again...")
+	res.Bare.After = measureBare(cfg.BareTime)
+	res.Bare.Seconds = cfg.BareTime.Seconds()
+	progress(cfg.Progress, "")
+	if !res.Bare.combine() {
+		res.Warnings = append(res.Warnings, "the bare rates changed by more than 20% "+
+			"during the run: something else loads the machine, compare with care")
 	}
 
 	// 4. The ratios, and the verdict on the answers.

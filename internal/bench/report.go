@@ -16,8 +16,11 @@ func WriteText(w io.Writer, res *Result, cfg Config) {
 	fmt.Fprintf(w, "AgentMint bench: %s, %d clients, %s\n", res.URL, res.Clients, span)
 	fmt.Fprintf(w, "machine: %d CPUs (%s), GOMAXPROCS %d, %s %s\n\n",
 		m.CPUs, m.CPUModel, m.GOMAXPROCS, m.GoVersion, m.Platform)
-	fmt.Fprintf(w, "bare Ed25519 on all cores (%.1f s each): verify %.0f/s, sign %.0f/s\n\n",
-		res.Bare.Seconds, res.Bare.VerifyPerSec, res.Bare.SignPerSec)
+	b := res.Bare
+	fmt.Fprintf(w, "bare Ed25519 on all cores (%.1f s each, before and after the load):\n"+
+		"  verify %.0f/s (%.0f, %.0f), sign %.0f/s (%.0f, %.0f)\n\n",
+		b.Seconds, b.VerifyPerSec, b.Before.VerifyPerSec, b.After.VerifyPerSec,
+		b.SignPerSec, b.Before.SignPerSec, b.After.SignPerSec)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "endpoint\trequests\tnot 200\treq/s\tof bare\tp50 ms\tp90 ms\tp99 ms\tmax ms\t")
