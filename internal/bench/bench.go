@@ -104,6 +104,19 @@ type Endpoint struct {
 	Errors    int       `json:"transport_errors,omitempty"`
 	FirstErr  string    `json:"first_error,omitempty"`
 	Latencies Latencies `json:"latency_ms"`
+	// CPU is the CPU time used during the phase, when it could be read.
+	CPU *CPU `json:"cpu,omitempty"`
+}
+
+// CPU splits a phase's CPU time between the load generator and, with
+// --pid, the server: on a shared machine the cost of a request is
+// steadier than its rate.
+type CPU struct {
+	// ClientCores and ServerCores are CPU seconds per second of the phase.
+	ClientCores float64 `json:"client_cores"`
+	ServerCores float64 `json:"server_cores,omitempty"`
+	// ServerMicros is the server's CPU time per request, in microseconds.
+	ServerMicros float64 `json:"server_us_per_request,omitempty"`
 }
 
 // Failed reports whether any request of e got no 200.
@@ -138,8 +151,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			return nil, err
 		}
 	}
-	toks := c.mintPhase(ctx, cfg, &res.Mint)
-	c.proxyPhase(ctx, cfg, toks, &res.Proxy)
+	var toks []string
+	measureCPU(cfg.PID, &res.Mint, func() { toks = c.mintPhase(ctx, cfg, &res.Mint) })
+	measureCPU(cfg.PID, &res.Proxy, func() { c.proxyPhase(ctx, cfg, toks, &res.Proxy) })
 	if mem != nil {
 		res.Memory = mem.stop()
 	}

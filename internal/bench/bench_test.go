@@ -63,6 +63,9 @@ func TestRunCountsEveryRequest(t *testing.T) {
 		if !(0 < l.P50 && l.P50 <= l.P90 && l.P90 <= l.P99 && l.P99 <= l.Max) {
 			t.Errorf("%s: percentiles out of order: %+v", e.Path, l)
 		}
+		if e.CPU == nil || e.CPU.ClientCores < 0 || e.CPU.ServerMicros < 0 {
+			t.Errorf("%s: cpu %+v", e.Path, e.CPU)
+		}
 		if e.PerSec <= 0 || e.OfBare <= 0 {
 			t.Errorf("%s: rate %v, fraction of bare %v", e.Path, e.PerSec, e.OfBare)
 		}

@@ -38,6 +38,14 @@ func WriteText(w io.Writer, res *Result, cfg Config) {
 			fmt.Fprintf(w, "%s failures: %s\n", e.Path, e.describeFailures())
 		}
 	}
+	for _, e := range []Endpoint{res.Mint, res.Proxy} {
+		if c := e.CPU; c != nil && c.ServerCores > 0 {
+			fmt.Fprintf(w, "%s CPU: server %.2f cores, %.0f us a request; bench client %.2f cores\n",
+				e.Path, c.ServerCores, c.ServerMicros, c.ClientCores)
+		} else if c != nil {
+			fmt.Fprintf(w, "%s CPU: bench client %.2f cores\n", e.Path, c.ClientCores)
+		}
+	}
 	if mem := res.Memory; mem != nil {
 		fmt.Fprintf(w, "server memory (pid %d): peak %.1f MiB (VmHWM), max sampled RSS %.1f MiB, at end %.1f MiB\n",
 			mem.PID, mem.PeakMiB, mem.MaxSampledMiB, mem.EndMiB)
