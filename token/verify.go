@@ -187,8 +187,12 @@ func cut(s string) (before, after string, found bool) {
 // parseHeader checks the decoded header and returns its kid. Members other
 // than alg, kid and typ (crit, jku, jwk, x5u, x5c, b64, zip, ...) are
 // refused by name; duplicates, case variants and any other spelling are
-// refused by comparing with the canonical encoding.
+// refused by comparing with the canonical encoding. The canonical header
+// itself is recognised first without any JSON work.
 func parseHeader(b []byte) (string, error) {
+	if kid, ok := cutHeader(b); ok {
+		return kid, nil
+	}
 	var members map[string]json.RawMessage
 	if err := json.Unmarshal(b, &members); err != nil {
 		return "", reject(ReasonMalformed, "header is not a JSON object")
@@ -269,8 +273,16 @@ func (c *Claims) checkBindings(want Expect) *Error {
 // only, each once, with the right JSON type, integers for dates, values
 // within the profile, and the canonical encoding byte for byte. The last
 // rule also refuses duplicates, case variants, escapes and whitespace, so
-// one set of claims has exactly one spelling.
+// one set of claims has exactly one spelling. Claims without escapes or
+// details, the common case, take a fast path that accepts exactly the
+// canonical spelling (decodeCanonical).
 func parseClaims(b []byte) (*Claims, error) {
+	if c, ok := decodeCanonical(b); ok {
+		if err := c.validate(); err != nil {
+			return nil, reject(ReasonInvalidClaims, "%v", err)
+		}
+		return &c, nil
+	}
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.DisallowUnknownFields()
 	var c Claims

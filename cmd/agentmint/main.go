@@ -11,6 +11,7 @@
 //	agentmint verify            verify a token, online or offline
 //	agentmint callers add|list|revoke  manage API callers and their keys
 //	agentmint passkey unlock|verify-evidence  passkey administration
+//	agentmint bench [flags]     load a running server and report its speed
 //	agentmint version           print the version
 //
 // Run "agentmint COMMAND -h" for the flags of a command.
@@ -55,6 +56,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runCallers(ctx, rest, stdout, stderr)
 	case "passkey":
 		err = runPasskey(ctx, rest, stdout, stderr)
+	case "bench":
+		err = runBench(ctx, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "agentmint", version)
 	case "help", "-h", "-help", "--help":
@@ -101,6 +104,7 @@ Usage:
                                 lift a user's passkey lockout
   agentmint passkey verify-evidence [flags]
                                 re-check every passkey approval in the audit log
+  agentmint bench [flags]       load a running server and report its speed
   agentmint version             print the version
 
 Run "agentmint COMMAND -h" for the flags of a command.

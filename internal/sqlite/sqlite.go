@@ -49,6 +49,7 @@ type Store struct {
 	r        *sql.DB // readers
 	ops      chan *op
 	maxBatch int
+	stmts    stmts // the writer's prepared statements
 
 	closeOnce sync.Once
 	quit      chan struct{}
@@ -265,14 +266,15 @@ func (s *Store) commit(batch []*op) {
 // contiguous even when another process (the CLI) appends to the same file.
 func (s *Store) apply(batch []*op, results []result) error {
 	ctx := context.Background()
+	s.prepare(ctx)
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("failed to begin: %v", err)
 	}
 	defer tx.Rollback()
 	var next int64
-	err = tx.QueryRowContext(ctx,
-		`SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_entries`).Scan(&next)
+	err = s.queryRow(ctx, tx,
+		`SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_entries`, &next)
 	if err != nil {
 		return fmt.Errorf("failed to read audit size: %v", err)
 	}
@@ -290,7 +292,7 @@ func (s *Store) apply(batch []*op, results []result) error {
 func (s *Store) applyOne(ctx context.Context, tx *sql.Tx, o *op, r *result, next *int64) error {
 	switch o.kind {
 	case opConsume:
-		res, err := tx.ExecContext(ctx, `INSERT INTO used_jti (jti, until)
+		res, err := s.exec(ctx, tx, `INSERT INTO used_jti (jti, until)
 			VALUES (?, ?) ON CONFLICT (jti) DO NOTHING`, o.jti, o.until)
 		if err != nil {
 			return fmt.Errorf("failed to consume: %v", err)
@@ -303,7 +305,7 @@ func (s *Store) applyOne(ctx context.Context, tx *sql.Tx, o *op, r *result, next
 	case opAppend:
 		return s.insertEntry(ctx, tx, o.entry, r, next)
 	case opPrune:
-		res, err := tx.ExecContext(ctx, `DELETE FROM used_jti WHERE jti IN
+		res, err := s.exec(ctx, tx, `DELETE FROM used_jti WHERE jti IN
 			(SELECT jti FROM used_jti WHERE until < ? LIMIT 10000)`, o.until)
 		if err != nil {
 			return fmt.Errorf("failed to prune: %v", err)
@@ -325,7 +327,7 @@ func (s *Store) applyOne(ctx context.Context, tx *sql.Tx, o *op, r *result, next
 func (s *Store) insertEntry(ctx context.Context, tx *sql.Tx, e audit.Entry, r *result, next *int64) error {
 	e.Index = *next
 	e.Time = audit.Timestamp(e.Time)
-	_, err := tx.ExecContext(ctx, `INSERT INTO audit_entries
+	_, err := s.exec(ctx, tx, `INSERT INTO audit_entries
 		(idx, time_ns, event, jti, sub, action, aud, caller, reason, evidence)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.Index, e.Time.UnixNano(), string(e.Event), e.JTI, e.Sub, e.Action,
