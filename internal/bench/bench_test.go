@@ -2,9 +2,11 @@ package bench
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,16 +81,24 @@ func TestRunCountsEveryRequest(t *testing.T) {
 }
 
 func TestRunFailsWhenTokensAreRefused(t *testing.T) {
-	// The server's clock jumps an hour after the 20 mints, so that every
-	// token has expired when presented.
-	var calls atomic.Int64
+	// The server's clock jumps an hour once the first /proxy arrives, so
+	// that every token has expired when presented.
+	var presenting atomic.Bool
 	now := func() time.Time {
-		if calls.Add(1) > 20 {
+		if presenting.Load() {
 			return time.Now().Add(time.Hour)
 		}
 		return time.Now()
 	}
-	url := startServer(t, now)
+	api := startServer(t, now)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/proxy" {
+			presenting.Store(true)
+		}
+		proxyTo(t, api, w, r)
+	}))
+	t.Cleanup(front.Close)
+	url := front.URL
 	res, err := Run(context.Background(), Config{URL: url, Clients: 1, Count: 20,
 		BareTime: 10 * time.Millisecond})
 	if err == nil {
@@ -132,4 +142,25 @@ func TestSummarizeNearestRank(t *testing.T) {
 	if one := summarize([]time.Duration{time.Millisecond}); one.P50 != 1 || one.P99 != 1 {
 		t.Errorf("summarize of one = %+v", one)
 	}
+}
+
+// proxyTo forwards r to the server at base and copies the answer back.
+func proxyTo(t *testing.T, base string, w http.ResponseWriter, r *http.Request) {
+	req, err := http.NewRequestWithContext(r.Context(), r.Method, base+r.URL.RequestURI(), r.Body)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	req.Header = r.Header.Clone()
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		w.WriteHeader(http.StatusBadGateway)
+		return
+	}
+	defer res.Body.Close()
+	for k, v := range res.Header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(res.StatusCode)
+	io.Copy(w, res.Body)
 }
