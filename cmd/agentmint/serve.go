@@ -38,6 +38,8 @@ type serveConfig struct {
 	// ShutdownTimeout bounds how long in-flight requests may take to
 	// finish after SIGINT or SIGTERM.
 	ShutdownTimeout time.Duration
+	// DebugAddr, if set, serves Go's profiler on a loopback address.
+	DebugAddr string
 	// PruneEvery is how often expired jtis are pruned.
 	PruneEvery time.Duration
 	// Audit configures the audit log.
@@ -72,6 +74,8 @@ func parseServeConfig(args []string, stderr io.Writer) (serveConfig, error) {
 		"the iss of minted tokens, and the only one accepted (env AGENTMINT_ISSUER)")
 	level := fs.String("log-level", envOr("AGENTMINT_LOG_LEVEL", "info"),
 		"debug, info, warn or error (env AGENTMINT_LOG_LEVEL)")
+	fs.StringVar(&c.DebugAddr, "debug-addr", envOr("AGENTMINT_DEBUG_ADDR", ""),
+		"loopback address to serve Go's profiler on, e.g. 127.0.0.1:6060 (env AGENTMINT_DEBUG_ADDR)")
 	fs.StringVar(&c.LogFormat, "log-format", envOr("AGENTMINT_LOG_FORMAT", "auto"),
 		"text, json, or auto: text on a terminal (env AGENTMINT_LOG_FORMAT)")
 	addAuditFlags(fs, &c.Audit)
@@ -228,6 +232,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, hook
 	if err != nil {
 		return err
 	}
+	stopDebug, err := serveDebug(cfg.DebugAddr, log)
+	if err != nil {
+		return err
+	}
+	defer stopDebug()
 	printBanner(stdout, scheme, addr)
 	log.Info("serving", slog.String("addr", ln.Addr().String()),
 		slog.String("scheme", scheme),

@@ -13,8 +13,9 @@ import (
 
 // minter returns the caller that minted jti, or "".
 func (s *Server) minter(ctx context.Context, jti string) (string, error) {
-	if s.callers == nil {
-		return "", nil
+	// Without callers no token was minted by one: skip the lookup.
+	if has, err := s.hasCallers(ctx); err != nil || !has {
+		return "", err
 	}
 	return s.callers.Minter(ctx, jti)
 }

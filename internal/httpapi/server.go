@@ -94,7 +94,8 @@ type Server struct {
 	rejects *rejectLimiter
 
 	callers        callers.Store
-	callersSeen    atomic.Bool // a caller existed once: keys are required
+	callersSeen    atomic.Bool  // a caller existed once: keys are required
+	noCallersUntil atomic.Int64 // unix ns until which "no callers" holds
 	metricsPublic  bool
 	localNets      []netip.Prefix
 	trustedProxies []netip.Prefix

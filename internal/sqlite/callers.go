@@ -87,7 +87,7 @@ func (s *Store) RevokeCaller(ctx context.Context, name string, at time.Time) err
 // Minter implements callers.Store: the caller of the token's minted entry.
 func (s *Store) Minter(ctx context.Context, jti string) (string, error) {
 	var name string
-	err := s.r.QueryRowContext(ctx, `SELECT caller FROM audit_entries
+	err := s.readRow(ctx, `SELECT caller FROM audit_entries
 		WHERE jti = ? AND event = 'minted' LIMIT 1`, jti).Scan(&name)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -125,7 +125,7 @@ func (s *Store) Callers(ctx context.Context) ([]callers.Caller, error) {
 // NOTE: the index lookup's timing can only reveal how a guess's SHA-256
 // compares with stored hashes, which does not help to find a key.
 func (s *Store) CallerByKey(ctx context.Context, h callers.Hash) (callers.Caller, error) {
-	row := s.r.QueryRowContext(ctx, `SELECT name, role, key_hash, created_ns,
+	row := s.readRow(ctx, `SELECT name, role, key_hash, created_ns,
 		revoked_ns FROM callers WHERE key_hash = ?`, h[:])
 	c, err := scanCaller(row)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -143,7 +143,7 @@ func (s *Store) CallerByKey(ctx context.Context, h callers.Hash) (callers.Caller
 // HasCallers implements callers.Store.
 func (s *Store) HasCallers(ctx context.Context) (bool, error) {
 	var n int
-	err := s.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM callers)`).Scan(&n)
+	err := s.readRow(ctx, `SELECT EXISTS (SELECT 1 FROM callers)`).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("%w: failed to read callers: %v", ledger.ErrUnavailable, err)
 	}

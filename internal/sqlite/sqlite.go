@@ -49,7 +49,8 @@ type Store struct {
 	r        *sql.DB // readers
 	ops      chan *op
 	maxBatch int
-	stmts    stmts // the writer's prepared statements
+	stmts    stmts     // the writer's prepared statements
+	reads    readStmts // the read pool's
 
 	closeOnce sync.Once
 	quit      chan struct{}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"sync"
 )
 
 // stmts are the writer's prepared statements. Preparing (parsing the SQL)
@@ -62,4 +63,33 @@ func (s *Store) queryRow(ctx context.Context, tx *sql.Tx, query string, dest ...
 		return err
 	}
 	return st.QueryRowContext(ctx).Scan(dest...)
+}
+
+// readStmts are the prepared statements of the read pool, for the queries
+// that run on every request (the caller check, the minter of a token).
+// A statement of the pool is prepared on each connection as it is used.
+type readStmts struct {
+	mu      sync.Mutex
+	byQuery map[string]*sql.Stmt
+}
+
+// readRow runs a one-row query on the read pool with a prepared statement.
+func (s *Store) readRow(ctx context.Context, query string, args ...any) *sql.Row {
+	s.reads.mu.Lock()
+	st, ok := s.reads.byQuery[query]
+	if !ok {
+		var err error
+		st, err = s.r.PrepareContext(ctx, query)
+		if err != nil {
+			s.reads.mu.Unlock()
+			// Let the query itself report the failure.
+			return s.r.QueryRowContext(ctx, query, args...)
+		}
+		if s.reads.byQuery == nil {
+			s.reads.byQuery = map[string]*sql.Stmt{}
+		}
+		s.reads.byQuery[query] = st
+	}
+	s.reads.mu.Unlock()
+	return st.QueryRowContext(ctx, args...)
 }

@@ -203,9 +203,15 @@ func extendTree(ctx context.Context, tx *sql.Tx, t treeOp, r *result,
 		return nil
 	}
 	start := tlog.StoredHashIndex(0, t.from)
+	// One statement, parsed once, for every hash of the extension.
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO audit_hashes (id, hash)
+		VALUES (?, ?)`)
+	if err != nil {
+		return fmt.Errorf("failed to store audit hash: %v", err)
+	}
+	defer ins.Close()
 	for i, h := range t.hashes {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_hashes
-			(id, hash) VALUES (?, ?)`, start+int64(i), h[:]); err != nil {
+		if _, err := ins.ExecContext(ctx, start+int64(i), h[:]); err != nil {
 			return fmt.Errorf("failed to store audit hash: %v", err)
 		}
 	}
