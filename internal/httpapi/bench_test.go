@@ -129,6 +129,8 @@ func post(b *testing.B, c *http.Client, url string, body []byte) {
 // HTTP transport.
 func direct(b *testing.B, h http.Handler, path string, body []byte) {
 	req := httptest.NewRequest("POST", path, bytes.NewReader(body))
+	// A loopback client, served without a key while no callers exist.
+	req.RemoteAddr = "127.0.0.1:40000"
 	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
