@@ -4,50 +4,21 @@ import (
 	"context"
 	"sync"
 	"time"
-
-	"github.com/agentmint/agentmint/internal/audit"
 )
-
-// OpKind says what a write does.
-type OpKind int
-
-// Kinds of writes.
-const (
-	// OpConsume marks a jti used and appends its entry.
-	OpConsume OpKind = iota
-	// OpAppend appends an entry.
-	OpAppend
-)
-
-// Op is one write waiting for a group commit.
-type Op struct {
-	Kind  OpKind
-	JTI   string
-	Until time.Time
-	Entry audit.Entry
-
-	res chan Result
-}
-
-// Result is the outcome of one Op: the entry as written, or an error such
-// as ErrAlreadyUsed for that op alone.
-type Result struct {
-	Entry audit.Entry
-	Err   error
-}
 
 // CommitFunc applies ops in one transaction and returns one result per op,
-// in order. If the transaction fails as a whole it returns the error, and
-// every op gets it.
-type CommitFunc func(ops []*Op) ([]Result, error)
+// in order. A result may carry an outcome for that op alone (such as
+// ErrAlreadyUsed); an error fails the whole transaction and every op gets
+// it.
+type CommitFunc[Op, Res any] func(ops []Op) ([]Res, error)
 
 // Batcher is group commit for a store backend: one goroutine takes the
 // first waiting write, gathers every write queued behind it (up to a
 // maximum), commits them in one transaction and answers each. Durability
 // is the backend's commit; only the number of commits per write falls.
-type Batcher struct {
-	commit   CommitFunc
-	ops      chan *Op
+type Batcher[Op, Res any] struct {
+	commit   CommitFunc[Op, Res]
+	queue    chan *pending[Op, Res]
 	maxBatch int
 	wait     time.Duration
 
@@ -56,56 +27,67 @@ type Batcher struct {
 	done      chan struct{}
 }
 
+// pending is a queued write and where its answer goes.
+type pending[Op, Res any] struct {
+	op  Op
+	out chan outcome[Res]
+}
+
+type outcome[Res any] struct {
+	res Res
+	err error
+}
+
 // NewBatcher starts a batcher. maxBatch 1 turns group commit off. wait
-// bounds how long Do waits for its answer once queued (zero: no bound
-// beyond ctx).
-func NewBatcher(commit CommitFunc, maxBatch int, wait time.Duration) *Batcher {
+// bounds how long Do waits for its answer (zero: no bound beyond ctx), so
+// that a stalled disk or database becomes ErrUnavailable, not a hang.
+func NewBatcher[Op, Res any](commit CommitFunc[Op, Res], maxBatch int, wait time.Duration) *Batcher[Op, Res] {
 	if maxBatch < 1 {
 		maxBatch = 1
 	}
-	b := &Batcher{
-		commit: commit, ops: make(chan *Op, 4*maxBatch), maxBatch: maxBatch,
-		wait: wait, quit: make(chan struct{}), done: make(chan struct{}),
+	b := &Batcher[Op, Res]{
+		commit: commit, queue: make(chan *pending[Op, Res], 4*maxBatch),
+		maxBatch: maxBatch, wait: wait,
+		quit: make(chan struct{}), done: make(chan struct{}),
 	}
 	go b.run()
 	return b
 }
 
 // Do queues op and waits for its result. Once queued, the write may commit
-// even if ctx ends first; the caller then sees ctx's error and must treat
-// the outcome as unknown, that is, honour nothing (fail closed).
-func (b *Batcher) Do(ctx context.Context, op *Op) Result {
-	op.res = make(chan Result, 1)
-	select {
-	case <-b.quit:
-		return Result{Err: ErrClosed}
-	default:
+// even if ctx ends first; the caller then gets ErrUnavailable and must
+// treat the outcome as unknown, that is, honour nothing (fail closed).
+func (b *Batcher[Op, Res]) Do(ctx context.Context, op Op) (Res, error) {
+	var zero Res
+	if b.Closed() {
+		return zero, ErrClosed
 	}
 	if b.wait > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, b.wait)
 		defer cancel()
 	}
+	p := &pending[Op, Res]{op: op, out: make(chan outcome[Res], 1)}
 	select {
-	case b.ops <- op:
+	case b.queue <- p:
 	case <-b.quit:
-		return Result{Err: ErrClosed}
+		return zero, ErrClosed
 	case <-ctx.Done():
-		return Result{Err: Unavailable(ctx.Err())}
+		return zero, Unavailable(ctx.Err())
 	}
 	select {
-	case r := <-op.res:
-		return r
+	case o := <-p.out:
+		return o.res, o.err
 	case <-b.done:
-		// Closed after op was queued: the writer may have drained it.
+		// Closed after p was queued: the writer may have drained it.
 		select {
-		case r := <-op.res:
-			return r
+		case o := <-p.out:
+			return o.res, o.err
 		default:
-			return Result{Err: ErrClosed}
+			return zero, ErrClosed
 		}
 	case <-ctx.Done():
-		return Result{Err: Unavailable(ctx.Err())}
+		return zero, Unavailable(ctx.Err())
 	}
 }
 
@@ -122,13 +104,13 @@ type wrapped struct{ err error }
 func (w *wrapped) Error() string   { return "store unavailable: " + w.err.Error() }
 func (w *wrapped) Unwrap() []error { return []error{ErrUnavailable, w.err} }
 
-func (b *Batcher) run() {
+func (b *Batcher[Op, Res]) run() {
 	defer close(b.done)
-	batch := make([]*Op, 0, b.maxBatch)
+	batch := make([]*pending[Op, Res], 0, b.maxBatch)
 	for {
 		select {
-		case op := <-b.ops:
-			batch = append(batch[:0], op)
+		case p := <-b.queue:
+			batch = append(batch[:0], p)
 		case <-b.quit:
 			b.drain()
 			return
@@ -136,8 +118,8 @@ func (b *Batcher) run() {
 	gather:
 		for len(batch) < b.maxBatch {
 			select {
-			case op := <-b.ops:
-				batch = append(batch, op)
+			case p := <-b.queue:
+				batch = append(batch, p)
 			default:
 				break gather
 			}
@@ -147,31 +129,35 @@ func (b *Batcher) run() {
 }
 
 // drain commits writes still queued at close.
-func (b *Batcher) drain() {
+func (b *Batcher[Op, Res]) drain() {
 	for {
 		select {
-		case op := <-b.ops:
-			b.apply([]*Op{op})
+		case p := <-b.queue:
+			b.apply([]*pending[Op, Res]{p})
 		default:
 			return
 		}
 	}
 }
 
-func (b *Batcher) apply(batch []*Op) {
-	results, err := b.commit(batch)
-	for i, op := range batch {
+func (b *Batcher[Op, Res]) apply(batch []*pending[Op, Res]) {
+	ops := make([]Op, len(batch))
+	for i, p := range batch {
+		ops[i] = p.op
+	}
+	results, err := b.commit(ops)
+	for i, p := range batch {
 		if err != nil {
-			op.res <- Result{Err: err}
+			p.out <- outcome[Res]{err: err}
 		} else {
-			op.res <- results[i]
+			p.out <- outcome[Res]{res: results[i]}
 		}
 	}
 }
 
 // Close stops accepting writes, commits those already queued and waits
 // for the writer to finish.
-func (b *Batcher) Close() {
+func (b *Batcher[Op, Res]) Close() {
 	b.closeOnce.Do(func() {
 		close(b.quit)
 		<-b.done
@@ -179,7 +165,7 @@ func (b *Batcher) Close() {
 }
 
 // Closed reports whether Close has been called.
-func (b *Batcher) Closed() bool {
+func (b *Batcher[Op, Res]) Closed() bool {
 	select {
 	case <-b.quit:
 		return true

@@ -36,7 +36,7 @@ type Options struct {
 // Store is a ledger.Store on PostgreSQL.
 type Store struct {
 	pool    *pgxpool.Pool
-	batch   *ledger.Batcher
+	batch   *ledger.Batcher[*op, result]
 	timeout time.Duration
 }
 
@@ -80,24 +80,45 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 
 // Consume implements ledger.Store.
 func (s *Store) Consume(ctx context.Context, c ledger.Consumption) (audit.Entry, error) {
-	r := s.batch.Do(ctx, &ledger.Op{
-		Kind: ledger.OpConsume, JTI: c.JTI, Until: c.Until, Entry: c.Entry,
-	})
-	return r.Entry, r.Err
+	return s.do(ctx, &op{consume: true, jti: c.JTI, until: c.Until, entry: c.Entry})
 }
 
 // Append implements ledger.Store.
 func (s *Store) Append(ctx context.Context, e audit.Entry) (audit.Entry, error) {
-	r := s.batch.Do(ctx, &ledger.Op{Kind: ledger.OpAppend, Entry: e})
-	return r.Entry, r.Err
+	return s.do(ctx, &op{entry: e})
+}
+
+// op is one write waiting for a group commit: a consume with its entry,
+// or an entry alone.
+type op struct {
+	consume bool
+	jti     string
+	until   time.Time
+	entry   audit.Entry
+}
+
+// result is the outcome of one op: the entry as written, or an error for
+// that op alone, such as ErrAlreadyUsed.
+type result struct {
+	entry audit.Entry
+	err   error
+}
+
+// do hands o to the group commit and waits for it.
+func (s *Store) do(ctx context.Context, o *op) (audit.Entry, error) {
+	r, err := s.batch.Do(ctx, o)
+	if err != nil {
+		return audit.Entry{}, err
+	}
+	return r.entry, r.err
 }
 
 // commit applies a batch in one transaction: the consumes first, then one
 // reservation of indices for every entry to append, then the entries.
-func (s *Store) commit(ops []*ledger.Op) ([]ledger.Result, error) {
+func (s *Store) commit(ops []*op) ([]result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
-	results := make([]ledger.Result, len(ops))
+	results := make([]result, len(ops))
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return nil, unavailable("begin", err)
@@ -113,7 +134,7 @@ func (s *Store) commit(ops []*ledger.Op) ([]ledger.Result, error) {
 	// 2. Reserve contiguous indices for the entries to append.
 	var appendIdx []int
 	for i := range ops {
-		if results[i].Err == nil {
+		if results[i].err == nil {
 			appendIdx = append(appendIdx, i)
 		}
 	}
@@ -126,10 +147,10 @@ func (s *Store) commit(ops []*ledger.Op) ([]ledger.Result, error) {
 		}
 		next := end - int64(len(appendIdx))
 		for _, i := range appendIdx {
-			e := ops[i].Entry
+			e := ops[i].entry
 			e.Index = next
 			e.Time = audit.Timestamp(e.Time)
-			results[i].Entry = e
+			results[i].entry = e
 			next++
 		}
 		// 3. Write the entries.
@@ -143,19 +164,19 @@ func (s *Store) commit(ops []*ledger.Op) ([]ledger.Result, error) {
 	return results, nil
 }
 
-func consumeAll(ctx context.Context, tx pgx.Tx, ops []*ledger.Op, results []ledger.Result) error {
+func consumeAll(ctx context.Context, tx pgx.Tx, ops []*op, results []result) error {
 	var jtis []string
 	var untils []int64
 	first := map[string]int{}
-	for i, op := range ops {
-		if op.Kind != ledger.OpConsume {
+	for i, o := range ops {
+		if !o.consume {
 			continue
 		}
-		if _, dup := first[op.JTI]; dup {
-			results[i].Err = ledger.ErrAlreadyUsed
+		if _, dup := first[o.jti]; dup {
+			results[i].err = ledger.ErrAlreadyUsed
 			continue
 		}
-		first[op.JTI] = i
+		first[o.jti] = i
 	}
 	if len(first) == 0 {
 		return nil
@@ -167,7 +188,7 @@ func consumeAll(ctx context.Context, tx pgx.Tx, ops []*ledger.Op, results []ledg
 	}
 	slices.Sort(jtis)
 	for _, j := range jtis {
-		untils = append(untils, ops[first[j]].Until.Unix())
+		untils = append(untils, ops[first[j]].until.Unix())
 	}
 	rows, err := tx.Query(ctx, `INSERT INTO used_jti (jti, until)
 		SELECT * FROM unnest($1::text[], $2::bigint[])
@@ -185,16 +206,16 @@ func consumeAll(ctx context.Context, tx pgx.Tx, ops []*ledger.Op, results []ledg
 	}
 	for j, i := range first {
 		if !fresh[j] {
-			results[i].Err = ledger.ErrAlreadyUsed
+			results[i].err = ledger.ErrAlreadyUsed
 		}
 	}
 	return nil
 }
 
-func insertEntries(ctx context.Context, tx pgx.Tx, results []ledger.Result, idx []int) error {
+func insertEntries(ctx context.Context, tx pgx.Tx, results []result, idx []int) error {
 	rows := make([][]any, 0, len(idx))
 	for _, i := range idx {
-		e := results[i].Entry
+		e := results[i].entry
 		var evidence []byte
 		if len(e.Evidence) > 0 {
 			evidence = e.Evidence

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/agentmint/agentmint/internal/audit"
@@ -45,16 +46,14 @@ var ErrReadOnly = errors.New("store opened read-only")
 
 // Store is a ledger.Store on a SQLite file.
 type Store struct {
-	w        *sql.DB // the one write connection, owned by run
-	r        *sql.DB // readers
-	ops      chan *op
-	maxBatch int
-	stmts    stmts     // the writer's prepared statements
-	reads    readStmts // the read pool's
+	w     *sql.DB // the one write connection, used by the batch's goroutine
+	r     *sql.DB // readers
+	batch *ledger.Batcher[*op, result]
+	stmts stmts     // the writer's prepared statements
+	reads readStmts // the read pool's
 
 	closeOnce sync.Once
-	quit      chan struct{}
-	done      chan struct{}
+	closed    atomic.Bool
 }
 
 type opKind int
@@ -76,7 +75,6 @@ type op struct {
 	tree  treeOp                  // for opExtendTree
 	cp    ledger.StoredCheckpoint // for opCheckpoint
 	fn    txFunc                  // for opFunc
-	res   chan result
 }
 
 // write runs fn in the writer's transaction and waits for the commit.
@@ -115,17 +113,12 @@ func Open(path string, o Options) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
-	s := &Store{
-		w: w, r: r,
-		ops:      make(chan *op, 1024),
-		maxBatch: o.MaxBatch,
-		quit:     make(chan struct{}),
-		done:     make(chan struct{}),
+	s := &Store{w: w, r: r}
+	maxBatch := o.MaxBatch
+	if maxBatch <= 0 {
+		maxBatch = DefaultMaxBatch
 	}
-	if s.maxBatch <= 0 {
-		s.maxBatch = DefaultMaxBatch
-	}
-	go s.run()
+	s.batch = ledger.NewBatcher(s.commit, maxBatch, writeWait)
 	return s, nil
 }
 
@@ -170,96 +163,29 @@ func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
 	return r.n, r.err
 }
 
-// do hands o to the writer and waits for its outcome. Once handed over, the
-// write may commit even if ctx ends first; the caller then sees ctx's
-// error and must treat the outcome as unknown (fail closed).
+// do hands o to the group commit and waits for its outcome. Once handed
+// over, the write may commit even if ctx ends first; the caller then gets
+// ErrUnavailable and must treat the outcome as unknown (fail closed).
 func (s *Store) do(ctx context.Context, o *op) result {
-	if s.w == nil {
+	if s.batch == nil {
 		return result{err: ErrReadOnly}
 	}
-	// A stalled disk must turn into "unavailable", not a hung request.
-	ctx, cancel := context.WithTimeout(ctx, writeWait)
-	defer cancel()
-	o.res = make(chan result, 1)
-	select {
-	case <-s.quit:
-		return result{err: ledger.ErrClosed}
-	default:
+	r, err := s.batch.Do(ctx, o)
+	if err != nil {
+		return result{err: err}
 	}
-	select {
-	case s.ops <- o:
-	case <-s.quit:
-		return result{err: ledger.ErrClosed}
-	case <-ctx.Done():
-		return result{err: ledger.Unavailable(ctx.Err())}
-	}
-	select {
-	case r := <-o.res:
-		return r
-	case <-s.done:
-		// Closed after o was queued: the writer may have drained it.
-		select {
-		case r := <-o.res:
-			return r
-		default:
-			return result{err: ledger.ErrClosed}
-		}
-	case <-ctx.Done():
-		return result{err: ledger.Unavailable(ctx.Err())}
-	}
+	return r
 }
 
-// run is the writer: it takes the first waiting write, gathers those that
-// queued behind it, commits them in one transaction and answers each.
-func (s *Store) run() {
-	defer close(s.done)
-	batch := make([]*op, 0, s.maxBatch)
-	for {
-		select {
-		case o := <-s.ops:
-			batch = append(batch[:0], o)
-		case <-s.quit:
-			s.drain()
-			return
-		}
-	gather:
-		for len(batch) < s.maxBatch {
-			select {
-			case o := <-s.ops:
-				batch = append(batch, o)
-			default:
-				break gather
-			}
-		}
-		s.commit(batch)
-	}
-}
-
-// drain answers writes still queued at close.
-func (s *Store) drain() {
-	for {
-		select {
-		case o := <-s.ops:
-			s.commit([]*op{o})
-		default:
-			return
-		}
-	}
-}
-
-// commit applies a batch in one transaction. If anything fails the whole
-// batch is rolled back and every write in it gets the error.
-func (s *Store) commit(batch []*op) {
+// commit applies a batch in one transaction, on the batch's goroutine,
+// the only one that writes. If anything fails the whole batch is rolled
+// back and every write in it gets the error.
+func (s *Store) commit(batch []*op) ([]result, error) {
 	results := make([]result, len(batch))
 	if err := s.apply(batch, results); err != nil {
-		err = fmt.Errorf("%w: %v", ledger.ErrUnavailable, err)
-		for i := range results {
-			results[i] = result{err: err}
-		}
+		return nil, fmt.Errorf("%w: %v", ledger.ErrUnavailable, err)
 	}
-	for i, o := range batch {
-		o.res <- results[i]
-	}
+	return results, nil
 }
 
 // apply runs a batch in one transaction. The transaction begins with an
@@ -379,10 +305,8 @@ func (s *Store) Entries(ctx context.Context, f ledger.Filter) ([]audit.Entry, er
 
 // Ping implements ledger.Store.
 func (s *Store) Ping(ctx context.Context) error {
-	select {
-	case <-s.quit:
+	if s.closed.Load() {
 		return ledger.ErrClosed
-	default:
 	}
 	if err := s.r.PingContext(ctx); err != nil {
 		return fmt.Errorf("%w: %v", ledger.ErrUnavailable, err)
@@ -395,12 +319,12 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
-		close(s.quit)
-		<-s.done
-		if s.w == nil {
+		s.closed.Store(true)
+		if s.batch == nil {
 			err = s.r.Close()
 			return
 		}
+		s.batch.Close()
 		err = errors.Join(s.w.Close(), s.r.Close())
 	})
 	return err

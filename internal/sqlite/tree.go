@@ -46,9 +46,7 @@ func openReadOnly(path string) (*Store, error) {
 			"binary reads %d: run the matching agentmint serve once",
 			path, have, len(migrations))
 	}
-	s := &Store{r: r, quit: make(chan struct{}), done: make(chan struct{})}
-	close(s.done)
-	return s, nil
+	return &Store{r: r}, nil
 }
 
 // AuditSize implements ledger.AuditTree.
