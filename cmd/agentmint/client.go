@@ -58,6 +58,10 @@ func runMint(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintln(stderr, "mint needs --sub and --action")
 		return errUsage
 	}
+	if flagSet(fs, "ttl") && (*ttl < 1 || *ttl > 300) {
+		fmt.Fprintln(stderr, "--ttl must be a whole number of seconds from 1 to 300")
+		return errUsage
+	}
 	c, err := cf.client()
 	if err != nil {
 		return err
@@ -164,4 +168,11 @@ func rejection(err error) error {
 		return errors.New(msg)
 	}
 	return err
+}
+
+// flagSet reports whether the command line gave the flag name.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
+	"strconv"
 	"strings"
 
 	"github.com/agentmint/agentmint/internal/callers"
@@ -26,6 +28,7 @@ type exposure struct {
 
 	// the raw flag values, parsed by parse
 	localNets, trustedProxies, limitIP, limitCaller, limitSub string
+	metricsEnv                                                string
 }
 
 // Default limits. NOTE: only the per-IP limit is on by default: it bounds
@@ -44,7 +47,9 @@ func (e *exposure) register(fs *flag.FlagSet) {
 		"PEM certificate chain; with --tls-key, serve HTTPS (env AGENTMINT_TLS_CERT)")
 	fs.StringVar(&e.TLSKey, "tls-key", envOr("AGENTMINT_TLS_KEY", ""),
 		"PEM private key of --tls-cert (env AGENTMINT_TLS_KEY)")
-	fs.BoolVar(&e.MetricsPublic, "metrics-public", envOr("AGENTMINT_METRICS_PUBLIC", "") == "true",
+	e.metricsEnv = os.Getenv("AGENTMINT_METRICS_PUBLIC")
+	public, _ := strconv.ParseBool(e.metricsEnv)
+	fs.BoolVar(&e.MetricsPublic, "metrics-public", public,
 		"serve /metrics without a key; otherwise it needs an auditor (env AGENTMINT_METRICS_PUBLIC=true)")
 	fs.StringVar(&e.localNets, "local-addrs", envOr("AGENTMINT_LOCAL_ADDRS", ""),
 		"comma-separated CIDRs served without a key while no callers exist; "+
@@ -63,6 +68,11 @@ func (e *exposure) register(fs *flag.FlagSet) {
 // parse checks and converts the raw flag values.
 func (e *exposure) parse() error {
 	var err error
+	if e.metricsEnv != "" {
+		if _, err := strconv.ParseBool(e.metricsEnv); err != nil {
+			return fmt.Errorf("AGENTMINT_METRICS_PUBLIC=%q: want true or false", e.metricsEnv)
+		}
+	}
 	if (e.TLSCert == "") != (e.TLSKey == "") {
 		return errors.New("--tls-cert and --tls-key must be given together")
 	}

@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -75,7 +76,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, errUsage):
 		return 2
 	}
-	fmt.Fprintln(stderr, "agentmint:", err)
+	// Errors of the client package already start with "agentmint: ".
+	fmt.Fprintln(stderr, "agentmint:", strings.TrimPrefix(err.Error(), "agentmint: "))
 	return 1
 }
 

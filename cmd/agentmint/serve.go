@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -119,8 +120,12 @@ func (c *serveConfig) validate() error {
 	default:
 		return fmt.Errorf("invalid log format %q: want text, json or auto", c.LogFormat)
 	}
-	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+	_, port, err := net.SplitHostPort(c.Addr)
+	if err != nil {
 		return fmt.Errorf("invalid --addr %q: %v", c.Addr, err)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("invalid --addr %q: the port must be a number from 0 to 65535", c.Addr)
 	}
 	if err := c.Audit.validate(); err != nil {
 		return err
