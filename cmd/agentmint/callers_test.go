@@ -95,6 +95,16 @@ func TestCallersAndRoles(t *testing.T) {
 	if r := do(t, "GET", s.URL+"/audit", "", bearer(auditor)...); r.Status != 200 {
 		t.Errorf("audit as auditor: %d", r.Status)
 	}
+	// Every audit route needs the auditor.
+	for _, path := range []string{"/audit/checkpoint", "/audit/checkpoints",
+		"/audit/key", "/audit/entries?from=0", "/audit/entries/0",
+		"/audit/consistency?from=1&to=1"} {
+		wantProblem(t, do(t, "GET", s.URL+path, ""), 401, "unauthorized")
+		wantProblem(t, do(t, "GET", s.URL+path, "", bearer(minter)...), 403, "forbidden")
+		if r := do(t, "GET", s.URL+path, "", bearer(auditor)...); r.Status == 401 || r.Status == 403 {
+			t.Errorf("GET %s as auditor: %d", path, r.Status)
+		}
+	}
 	wantProblem(t, do(t, "GET", s.URL+"/metrics", ""), 401, "unauthorized")
 	if r := do(t, "GET", s.URL+"/metrics", "", bearer(auditor)...); r.Status != 200 {
 		t.Errorf("metrics as auditor: %d", r.Status)

@@ -555,3 +555,30 @@ func TestPasskeyPage(t *testing.T) {
 		t.Errorf("app.js: %d %s", r.Status, r.Header.Get("Content-Type"))
 	}
 }
+
+// TestPasskeyStartsNeedMinter: once callers exist, only a minter may start
+// a registration or an approval; the finishes, which the person's browser
+// calls, need no key.
+func TestPasskeyStartsNeedMinter(t *testing.T) {
+	s := startPasskeyServer(t)
+	minter := s.addCaller(t, "backend", "minter")
+	verifier := s.addCaller(t, "gateway", "verifier")
+	for _, path := range []string{"/webauthn/register/start", "/webauthn/auth/start"} {
+		body := `{"user_id":"alice@company.com","user_name":"alice","action":"delete:user:789"}`
+		if path == "/webauthn/register/start" {
+			body = `{"user_id":"alice@company.com","user_name":"alice"}`
+		}
+		wantProblem(t, do(t, "POST", s.URL+path, body), 401, "unauthorized")
+		wantProblem(t, do(t, "POST", s.URL+path, body, bearer(verifier)...), 403, "forbidden")
+		r := do(t, "POST", s.URL+path, body, bearer(minter)...)
+		if r.Status == 401 || r.Status == 403 {
+			t.Errorf("%s as minter: %d %s", path, r.Status, r.Body)
+		}
+	}
+	for _, path := range []string{"/webauthn/register/finish", "/webauthn/auth/finish"} {
+		r := do(t, "POST", s.URL+path, `{"user_id":"alice@company.com","credential":{}}`)
+		if r.Status == 401 && strings.Contains(string(r.Body), "API key") {
+			t.Errorf("%s asked the browser for an API key: %s", path, r.Body)
+		}
+	}
+}
