@@ -87,35 +87,42 @@ func (s *Server) mint(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 
-	// 2. Sign the claims with the current key.
+	// 2. Sign and record it, then answer.
+	return s.issue(w, r, token.Claims{
+		Subject: req.Sub, Audience: req.Aud, Action: req.Action, Details: req.Details,
+	}, ttl, audit.Entry{Event: audit.EventMinted, Caller: callerName(r.Context())})
+}
+
+// issue mints a token of c, living ttl seconds, and answers with it. The
+// issuer, jti and times are filled in here, and so are the entry's time,
+// jti, sub, action and aud: the entry is recorded durably before the token
+// leaves, so that no token exists without its audit entry. The token
+// itself is never logged.
+func (s *Server) issue(w http.ResponseWriter, r *http.Request, c token.Claims,
+	ttl int64, e audit.Entry) error {
+	// 1. Sign the claims with the current key.
 	now := s.now()
 	jti, err := token.NewID(now)
 	if err != nil {
 		return err
 	}
-	c := &token.Claims{
-		Issuer: s.issuer, Subject: req.Sub, Audience: req.Aud,
-		Action: req.Action, Details: req.Details, ID: jti,
-		IssuedAt: now.Unix(), Expiry: now.Unix() + ttl,
-	}
-	tok, err := s.sign(c)
+	c.Issuer, c.ID = s.issuer, jti
+	c.IssuedAt, c.Expiry = now.Unix(), now.Unix()+ttl
+	tok, err := s.sign(&c)
 	if err != nil {
 		return err
 	}
 
-	// 3. Record the mint before the token leaves: no token without its
-	// audit entry.
-	_, err = s.store.Append(r.Context(), audit.Entry{
-		Time: now, Event: audit.EventMinted, JTI: jti, Sub: req.Sub,
-		Action: req.Action, Aud: req.Aud, Caller: callerName(r.Context()),
-	})
-	if err != nil {
+	// 2. Record it before the token leaves.
+	e.Time, e.JTI, e.Sub, e.Action, e.Aud = now, jti, c.Subject, c.Action, c.Audience
+	if _, err := s.store.Append(r.Context(), e); err != nil {
 		return err
 	}
 
-	// 4. Answer; the token itself is never logged.
+	// 3. Answer.
 	s.meter.Minted()
-	s.log.DebugContext(r.Context(), "minted", slog.String("jti", jti))
+	s.log.DebugContext(r.Context(), "token issued",
+		slog.String("jti", jti), slog.String("event", string(e.Event)))
 	return writeJSON(w, http.StatusOK, MintResponse{Token: tok, JTI: jti, Exp: c.Expiry})
 }
 

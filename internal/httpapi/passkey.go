@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -216,32 +215,14 @@ func (s *Server) approvalFinish(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 
-	// 3. Mint the token for exactly the signed request.
-	now := s.now()
-	jti, err := token.NewID(now)
-	if err != nil {
-		return err
-	}
-	c := &token.Claims{
-		Issuer: s.issuer, Subject: a.Request.Sub, Audience: a.Request.Aud,
-		Action: a.Request.Action, Details: a.Request.Details, AMR: []string{"passkey"},
-		ID: jti, IssuedAt: now.Unix(), Expiry: now.Unix() + a.Request.TTLSeconds,
-	}
-	tok, err := s.sign(c)
-	if err != nil {
-		return err
-	}
-
-	// 4. Record the evidence before anyone sees the token (fail closed).
-	if _, err := s.store.Append(r.Context(), audit.Entry{
-		Time: now, Event: audit.EventPasskeyApproved, JTI: jti,
-		Sub: c.Subject, Action: c.Action, Aud: c.Audience, Evidence: a.Evidence,
-	}); err != nil {
-		return err
-	}
-	s.meter.Minted()
-	s.log.InfoContext(r.Context(), "passkey approval", slog.String("jti", jti))
-	return writeJSON(w, http.StatusOK, MintResponse{Token: tok, JTI: jti, Exp: c.Expiry})
+	// 3. Mint the token for exactly the signed request, recording the
+	// evidence before anyone sees the token (fail closed).
+	return s.issue(w, r, token.Claims{
+		Subject: a.Request.Sub, Audience: a.Request.Aud, Action: a.Request.Action,
+		Details: a.Request.Details, AMR: []string{"passkey"},
+	}, a.Request.TTLSeconds, audit.Entry{
+		Event: audit.EventPasskeyApproved, Evidence: a.Evidence,
+	})
 }
 
 // passkeyProblem maps a refused passkey request to what the client sees.
