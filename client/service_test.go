@@ -1,19 +1,15 @@
 package client_test
 
 import (
-	"io"
-	"log/slog"
-	"net"
 	"net/http"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/agentmint/agentmint/internal/httpapi"
+	"github.com/agentmint/agentmint/internal/httpapi/apitest"
 	"github.com/agentmint/agentmint/internal/keys"
-	"github.com/agentmint/agentmint/internal/metrics"
 	"github.com/agentmint/agentmint/internal/sqlite"
 )
 
@@ -26,8 +22,7 @@ type service struct {
 	Ring     *keys.Ring
 	Clock    *clock
 	jwksHits atomic.Int64
-	srv      *http.Server
-	stop     sync.Once
+	api      *apitest.Service
 }
 
 // clock is a settable clock shared by the service and the client.
@@ -48,53 +43,23 @@ func (c *clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-const issuer = "agentmint"
+const issuer = apitest.Issuer
 
 // startService starts the service; options adjust its configuration, for
 // example to require callers or set limits.
 func startService(t testing.TB, options ...func(*httpapi.Config)) *service {
 	t.Helper()
-	dir := t.TempDir()
-	s := &service{KeyDir: filepath.Join(dir, "keys"),
-		Clock: &clock{t: time.Now().Truncate(time.Second)}}
-	ring, err := keys.Open(s.KeyDir, s.Clock.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Ring = ring
-	s.Store, err = sqlite.Open(filepath.Join(dir, "agentmint.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := httpapi.Config{
-		Store: s.Store, Keys: ring, Meter: metrics.New(),
-		Log:    slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Issuer: issuer, Now: s.Clock.Now, Callers: s.Store,
-	}
-	for _, o := range options {
-		o(&cfg)
-	}
-	api := httpapi.New(cfg)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.URL = "http://" + ln.Addr().String()
-	s.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s := &service{Clock: &clock{t: time.Now().Truncate(time.Second)}}
+	s.api = apitest.New(t, s.Clock.Now, options...)
+	s.KeyDir, s.Store, s.Ring = s.api.KeyDir, s.api.Store, s.api.Ring
+	s.URL = s.api.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/.well-known/jwks.json" {
 			s.jwksHits.Add(1)
 		}
-		api.ServeHTTP(w, r)
-	})}
-	go s.srv.Serve(ln)
-	t.Cleanup(s.Stop)
+		s.api.API.ServeHTTP(w, r)
+	}))
 	return s
 }
 
 // Stop shuts the service down; later requests find nobody listening.
-func (s *service) Stop() {
-	s.stop.Do(func() {
-		s.srv.Close()
-		s.Store.Close()
-	})
-}
+func (s *service) Stop() { s.api.Close() }

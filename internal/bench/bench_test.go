@@ -3,49 +3,23 @@ package bench
 import (
 	"context"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/agentmint/agentmint/internal/httpapi"
-	"github.com/agentmint/agentmint/internal/keys"
-	"github.com/agentmint/agentmint/internal/metrics"
-	"github.com/agentmint/agentmint/internal/sqlite"
+	"github.com/agentmint/agentmint/internal/httpapi/apitest"
 )
 
 // startServer serves the API on a loopback port with a real SQLite file
 // and keyring; now is the server's clock.
 func startServer(t *testing.T, now func() time.Time) string {
 	t.Helper()
-	dir := t.TempDir()
-	ring, err := keys.Open(filepath.Join(dir, "keys"), time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := sqlite.Open(filepath.Join(dir, "agentmint.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	api := httpapi.New(httpapi.Config{
-		Store: store, Keys: ring, Meter: metrics.New(),
-		Log: slog.New(slog.DiscardHandler), Issuer: "agentmint", Now: now,
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: api}
-	go hs.Serve(ln)
-	t.Cleanup(func() { hs.Close() })
-	return "http://" + ln.Addr().String()
+	s := apitest.New(t, now)
+	return s.Serve(t, nil)
 }
 
 func TestRunCountsEveryRequest(t *testing.T) {

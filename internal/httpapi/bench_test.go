@@ -4,20 +4,17 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/agentmint/agentmint/internal/httpapi"
+	"github.com/agentmint/agentmint/internal/httpapi/apitest"
 	"github.com/agentmint/agentmint/internal/keys"
-	"github.com/agentmint/agentmint/internal/metrics"
-	"github.com/agentmint/agentmint/internal/sqlite"
 	"github.com/agentmint/agentmint/token"
 )
 
@@ -37,21 +34,8 @@ type fixture struct {
 
 func newFixture(b *testing.B) *fixture {
 	b.Helper()
-	dir := b.TempDir()
-	ring, err := keys.Open(filepath.Join(dir, "keys"), time.Now)
-	if err != nil {
-		b.Fatal(err)
-	}
-	store, err := sqlite.Open(filepath.Join(dir, "agentmint.db"), sqlite.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { store.Close() })
-	srv := httpapi.New(httpapi.Config{
-		Store: store, Keys: ring, Meter: metrics.New(),
-		Log: slog.New(slog.DiscardHandler), Issuer: "agentmint",
-	})
-	return &fixture{srv: srv, ring: ring}
+	s := apitest.New(b, nil)
+	return &fixture{srv: s.API, ring: s.Ring}
 }
 
 // proxyBodies signs n fresh tokens and returns the /proxy request bodies
