@@ -131,9 +131,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	cfg.URL = strings.TrimRight(cfg.URL, "/")
-	c := newClient(cfg)
+	c, err := newClient(cfg)
+	if err != nil {
+		return nil, err
+	}
 	defer c.close()
-	if err := c.ping(ctx); err != nil {
+	if err := c.ping(); err != nil {
 		return nil, err
 	}
 	res := &Result{URL: cfg.URL, Clients: cfg.Clients, Machine: machine()}

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,66 +16,42 @@ import (
 var mintBody = []byte(`{"sub":"bench@agentmint.local","action":"bench:proxy","ttl_seconds":300}`)
 
 type client struct {
-	base   string
+	t      *target
 	apiKey string
-	tr     *http.Transport
-	hc     *http.Client
+	conns  []wireConn // one per worker
+	mint   []byte     // the /mint request, rendered once
 }
 
-func newClient(cfg Config) *client {
-	tr := &http.Transport{
-		MaxIdleConns:        cfg.Clients,
-		MaxIdleConnsPerHost: cfg.Clients,
-		MaxConnsPerHost:     cfg.Clients,
-		IdleConnTimeout:     time.Minute,
-		DisableCompression:  true,
+func newClient(cfg Config) (*client, error) {
+	t, err := parseTarget(cfg.URL)
+	if err != nil {
+		return nil, err
 	}
-	return &client{
-		base: cfg.URL, apiKey: cfg.APIKey, tr: tr,
-		hc: &http.Client{Transport: tr, Timeout: 30 * time.Second},
+	c := &client{t: t, apiKey: cfg.APIKey, conns: make([]wireConn, cfg.Clients)}
+	for i := range c.conns {
+		c.conns[i].t = t
+	}
+	c.mint = t.request("POST", "/mint", cfg.APIKey, mintBody)
+	return c, nil
+}
+
+func (c *client) close() {
+	for i := range c.conns {
+		c.conns[i].close()
 	}
 }
 
-func (c *client) close() { c.tr.CloseIdleConnections() }
-
-func (c *client) ping(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, "GET", c.base+"/health", nil)
+func (c *client) ping() error {
+	w := &wireConn{t: c.t}
+	defer w.close()
+	status, _, err := w.roundTrip(c.t.request("GET", "/health", "", nil))
 	if err != nil {
-		return fmt.Errorf("invalid --url: %v", err)
+		return fmt.Errorf("server at %s does not answer: %v", c.t.addr, err)
 	}
-	res, err := c.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("server at %s does not answer: %v", c.base, err)
-	}
-	io.Copy(io.Discard, res.Body)
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("server at %s: GET /health answered %d", c.base, res.StatusCode)
+	if status != 200 {
+		return fmt.Errorf("server at %s: GET /health answered %d", c.t.addr, status)
 	}
 	return nil
-}
-
-// post sends body and returns the status and, for a 200, the answer.
-func (c *client) post(ctx context.Context, path string, body []byte, keep bool) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, "POST", c.base+path, bytes.NewReader(body))
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if c.apiKey != "" {
-		req.Header.Set("Authorization", "Bearer "+c.apiKey)
-	}
-	res, err := c.hc.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer res.Body.Close()
-	if !keep || res.StatusCode != http.StatusOK {
-		_, err = io.Copy(io.Discard, res.Body)
-		return res.StatusCode, nil, err
-	}
-	b, err := io.ReadAll(res.Body)
-	return res.StatusCode, b, err
 }
 
 // mintPhase mints tokens and returns those it got.
@@ -87,7 +62,7 @@ func (c *client) mintPhase(ctx context.Context, cfg Config, e *Endpoint) []strin
 		limit = MaxCount
 	}
 	*e = c.phase(ctx, cfg, "/mint", limit, func(w, _ int) (int, error) {
-		status, b, err := c.post(ctx, "/mint", mintBody, true)
+		status, b, err := c.conns[w].roundTrip(c.mint)
 		if err != nil || status != http.StatusOK {
 			return status, err
 		}
@@ -107,10 +82,10 @@ func (c *client) mintPhase(ctx context.Context, cfg Config, e *Endpoint) []strin
 
 // proxyPhase presents each token once.
 func (c *client) proxyPhase(ctx context.Context, cfg Config, toks []string, e *Endpoint) {
-	*e = c.phase(ctx, cfg, "/proxy", len(toks), func(_, i int) (int, error) {
+	*e = c.phase(ctx, cfg, "/proxy", len(toks), func(w, i int) (int, error) {
 		// Tokens are base64url and dots: nothing to escape.
 		body := []byte(`{"token":"` + toks[i] + `"}`)
-		status, _, err := c.post(ctx, "/proxy", body, false)
+		status, _, err := c.conns[w].roundTrip(c.t.request("POST", "/proxy", c.apiKey, body))
 		return status, err
 	})
 }
@@ -134,6 +109,11 @@ func (c *client) phase(ctx context.Context, cfg Config, path string, limit int,
 	start := time.Now()
 	deadline := start.Add(cfg.Duration)
 	stopProgress := showProgress(cfg.Progress, path, start, &done)
+	defer context.AfterFunc(ctx, func() {
+		for i := range c.conns {
+			c.conns[i].interrupt()
+		}
+	})()
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
