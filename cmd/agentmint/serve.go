@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -161,6 +162,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, hook
 		now = time.Now
 	}
 	log := newLogger(cfg, stderr)
+	tuneGC(os.Getenv)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	hup := make(chan os.Signal, 1)
@@ -398,4 +400,19 @@ func displayAddr(a net.Addr) string {
 		host = "0.0.0.0"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// serveGCPercent is the garbage collector's target while serving, unless
+// GOGC is set. The server's live heap is a few MiB, so Go's default (100)
+// collects very often: at 400, /proxy and /mint took about a tenth less
+// CPU per request under `agentmint bench -c 32`, and the peak RSS went
+// from 33 to 44 MiB.
+const serveGCPercent = 400
+
+// tuneGC sets the collector's target to serveGCPercent unless the
+// operator chose one with GOGC.
+func tuneGC(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(serveGCPercent)
+	}
 }

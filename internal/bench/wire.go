@@ -70,7 +70,8 @@ func parseTarget(raw string) (*target, error) {
 // request renders one request. body may be nil (no body).
 func (t *target) request(method, path, apiKey string, body []byte) []byte {
 	var b bytes.Buffer
-	b.WriteString(method + " " + t.prefix + path + " HTTP/1.1\r\nHost: " + t.host + "\r\n")
+	b.WriteString(method + " " + t.prefix + path + " HTTP/1.1\r\nHost: " + t.host +
+		"\r\nUser-Agent: agentmint-bench\r\n")
 	if apiKey != "" {
 		b.WriteString("Authorization: Bearer " + apiKey + "\r\n")
 	}
