@@ -65,6 +65,7 @@ type serverOpts struct {
 	dataDir string           // default: a new t.TempDir()
 	now     func() time.Time // default: time.Now
 	args    []string         // extra flags for serve
+	prune   time.Duration    // how often to prune; default 30s
 }
 
 // startServer starts a server and stops it when the test ends.
@@ -81,8 +82,9 @@ func startServer(t *testing.T, o serverOpts) *testServer {
 		"--log-format", "json"}, o.args...)
 	go func() {
 		done <- runServe(ctx, args, s.Stdout, s.Stderr, serveHooks{
-			now:   o.now,
-			ready: func(addr string) { ready <- addr },
+			now:        o.now,
+			ready:      func(addr string) { ready <- addr },
+			pruneEvery: o.prune,
 		})
 	}()
 	select {

@@ -57,8 +57,9 @@ type serveConfig struct {
 
 // serveHooks let tests reach into a running server.
 type serveHooks struct {
-	now   func() time.Time  // the clock; nil means time.Now
-	ready func(addr string) // called with the listening address
+	now        func() time.Time  // the clock; nil means time.Now
+	ready      func(addr string) // called with the listening address
+	pruneEvery time.Duration     // how often to prune; zero means 30s
 }
 
 func parseServeConfig(args []string, stderr io.Writer) (serveConfig, error) {
@@ -168,6 +169,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, hook
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+
+	if hooks.pruneEvery > 0 {
+		cfg.PruneEvery = hooks.pruneEvery
+	}
 
 	// 2. The data directory; with SQLite, locked so that no second
 	// process writes the ledger.
@@ -280,7 +285,7 @@ func serveUntilDone(ctx context.Context, hup <-chan os.Signal, srv *http.Server,
 				recordKeyRotation(ctx, store, ring, now, log)
 			}
 		case <-prune.C:
-			pruneLedger(ctx, store, log)
+			pruneLedger(ctx, store, now, log)
 			prunePasskeys(ctx, passkeys, log)
 		case <-ctx.Done():
 			log.Info("shutting down: finishing in-flight requests")
@@ -347,9 +352,9 @@ func reloadKeys(ring *keys.Ring, log *slog.Logger) bool {
 	return true
 }
 
-func pruneLedger(ctx context.Context, store ledger.Store, log *slog.Logger) {
+func pruneLedger(ctx context.Context, store ledger.Store, now func() time.Time, log *slog.Logger) {
 	for {
-		n, err := store.Prune(ctx, time.Now())
+		n, err := store.Prune(ctx, now())
 		if err != nil {
 			log.Warn("failed to prune ledger", slog.String("error", err.Error()))
 			return
