@@ -46,7 +46,7 @@ printf '%7s %12s %14s %10s %9s\n' "minute" "used jtis" "audit entries" "db MiB" 
 start=$SECONDS
 while [ $SECONDS -lt $end ]; do
 	sleep 30
-	printf '%7.1f ' "$(echo "($SECONDS - $start) / 60" | bc -l)"
+	awk -v s=$((SECONDS - start)) 'BEGIN { printf "%7.1f ", s / 60 }'
 	sample
 done
 wait $load

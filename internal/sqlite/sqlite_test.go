@@ -83,3 +83,71 @@ func TestReadOnly(t *testing.T) {
 		t.Errorf("Close = %v", err)
 	}
 }
+
+// One transaction with a jti consumed twice, a jti consumed by an earlier
+// transaction, and appends between: each write gets its own outcome, and
+// the entries that were written are numbered contiguously in order.
+func TestBatchOfMixedWrites(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "ledger.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := context.Background()
+	until := time.Now().Add(time.Minute)
+	if _, err := s.Consume(ctx, ledger.Consumption{JTI: "old", Until: until,
+		Entry: audit.Entry{Time: time.Now(), Event: audit.EventVerified, JTI: "old"}}); err != nil {
+		t.Fatal(err)
+	}
+
+	consume := func(jti string) *op {
+		return &op{kind: opConsume, jti: jti, until: until.Unix(),
+			entry: audit.Entry{Time: time.Now(), Event: audit.EventVerified, JTI: jti}}
+	}
+	appendOp := &op{kind: opAppend,
+		entry: audit.Entry{Time: time.Now(), Event: audit.EventMinted, JTI: "m"}}
+	batch := []*op{consume("a"), consume("a"), appendOp, consume("old"), consume("b")}
+	for range 70 { // more than one multi-row statement
+		batch = append(batch, appendOp)
+	}
+	results, err := s.commit(batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantErr := []error{nil, ledger.ErrAlreadyUsed, nil, ledger.ErrAlreadyUsed, nil}
+	next := int64(1)
+	for i, r := range results {
+		var want error
+		if i < len(wantErr) {
+			want = wantErr[i]
+		}
+		if !errors.Is(r.err, want) {
+			t.Fatalf("write %d: %v, want %v", i, r.err, want)
+		}
+		if r.err != nil {
+			continue
+		}
+		if r.entry.Index != next || r.entry.JTI != batch[i].entry.JTI {
+			t.Fatalf("write %d: entry %d %q, want %d %q", i, r.entry.Index,
+				r.entry.JTI, next, batch[i].entry.JTI)
+		}
+		next++
+	}
+	stored, err := s.EntryRange(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(stored)) != next {
+		t.Fatalf("%d entries stored, want %d", len(stored), next)
+	}
+	for i, e := range stored {
+		if e.Index != int64(i) {
+			t.Fatalf("entry %d has index %d", i, e.Index)
+		}
+	}
+	// b is consumed; consuming it again is refused.
+	if _, err := s.Consume(ctx, ledger.Consumption{JTI: "b", Until: until,
+		Entry: audit.Entry{Time: time.Now(), Event: audit.EventVerified, JTI: "b"}}); !errors.Is(err, ledger.ErrAlreadyUsed) {
+		t.Fatalf("second consume of b: %v", err)
+	}
+}
