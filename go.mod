@@ -3,6 +3,7 @@ module github.com/agentmint/agentmint
 go 1.26.0
 
 require (
+	filippo.io/edwards25519 v1.2.0
 	github.com/chromedp/cdproto v0.160.5
 	github.com/chromedp/chromedp v0.24.0
 	github.com/go-webauthn/webauthn v0.18.2

@@ -136,8 +136,9 @@ func mustHex(t *testing.T, s string) []byte {
 	return b
 }
 
-// TestWycheproofEd25519 checks crypto/ed25519, the primitive of step 6 of
-// Verify, against every Wycheproof case.
+// TestWycheproofEd25519 checks crypto/ed25519 against every Wycheproof
+// case; step 6 of Verify (verifySignature) is held to crypto/ed25519 by
+// TestVerifySignatureMatchesCryptoOnWycheproof.
 func TestWycheproofEd25519(t *testing.T) {
 	results := map[string]int{}
 	for _, tc := range loadWycheproof(t) {

@@ -234,7 +234,7 @@ func (p *Parsed) Verify(keys Keys, want Expect) (*Claims, error) {
 	}
 
 	// 6. The signature (RFC 8032 section 5.1.7, which rejects S >= L).
-	if !ed25519.Verify(pub, p.signingInput, p.sig) {
+	if !verifySignature(pub, p.signingInput, p.sig) {
 		return nil, reject(ReasonBadSignature, "")
 	}
 
