@@ -147,6 +147,26 @@ func TestConcurrentBuilders(t *testing.T) {
 	}
 }
 
+// A log more than one extension behind is caught up in several
+// transactions, each starting where the last ended.
+func TestCatchUpInSeveralExtensions(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.append(t, 700)
+	l := f.log()
+	size, err := l.CatchUp(ctx)
+	if err != nil || size != 700 {
+		t.Fatalf("CatchUp = %d, %v; want 700", size, err)
+	}
+	if _, err := l.Sign(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := auditlog.VerifyStore(ctx, f.store, f.key.Verifier, nil, nil)
+	if err != nil || rep.Entries != 700 {
+		t.Fatalf("VerifyStore = %+v, %v", rep, err)
+	}
+}
+
 func TestStartRefusesRollback(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
