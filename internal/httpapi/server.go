@@ -166,12 +166,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := newRequestID()
 	h := w.Header()
-	h.Set("X-Request-Id", id)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("X-Frame-Options", "DENY")
+	h["X-Request-Id"] = []string{id}
+	for k, v := range securityHeaders {
+		h[k] = v
+	}
 
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
@@ -187,6 +185,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.meter.ObserveRequest(route, sw.status, d)
 	s.accessLog(r, route, sw.status, d)
+}
+
+// securityHeaders go on every answer. Their keys are in canonical form
+// and the value slices are shared, so that setting them allocates
+// nothing: net/http only reads them, and Header.Set or Add on one
+// replaces or grows it without writing into the shared array.
+var securityHeaders = http.Header{
+	"X-Content-Type-Options":  {"nosniff"},
+	"Cache-Control":           {"no-store"},
+	"Content-Security-Policy": {"default-src 'none'; frame-ancestors 'none'"},
+	"Referrer-Policy":         {"no-referrer"},
+	"X-Frame-Options":         {"DENY"},
 }
 
 func (s *Server) accessLog(r *http.Request, route string, status int, d time.Duration) {
