@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -164,6 +165,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, hook
 	}
 	log := newLogger(cfg, stderr)
 	tuneGC(os.Getenv)
+	tuneProcs(os.Getenv)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	hup := make(chan os.Signal, 1)
@@ -419,5 +421,25 @@ const serveGCPercent = 400
 func tuneGC(getenv func(string) string) {
 	if getenv("GOGC") == "" {
 		debug.SetGCPercent(serveGCPercent)
+	}
+}
+
+// startProcs is GOMAXPROCS as the runtime chose it at start, from the
+// cores (and any CPU limit) the process may use.
+var startProcs = runtime.GOMAXPROCS(0)
+
+// tuneProcs runs one more P than the runtime's choice, unless the
+// operator set GOMAXPROCS. The ledger's writer spends much of each
+// group commit in write and fsync system calls; when it comes back, its
+// P has often gone to a request, and the whole commit, with every
+// request in it, waits in the run queue for a P. With a spare P it
+// carries on at once. Under `agentmint bench -c 32` on two cores, in
+// three alternating rounds, /proxy went from 7,192, 7,039 and 8,296/s
+// with 2 Ps to 7,953, 8,210 and 9,491/s with 3, and its p99 from 11.3,
+// 11.1 and 9.6 ms to 9.9, 9.6 and 8.9 ms. NOTE: setting it stops the
+// runtime from following later changes to the CPU limit.
+func tuneProcs(getenv func(string) string) {
+	if getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(startProcs + 1)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"runtime"
 	"runtime/debug"
 	"testing"
 )
@@ -16,5 +17,22 @@ func TestTuneGCLeavesGOGCToTheOperator(t *testing.T) {
 	tuneGC(func(string) string { return "" })
 	if got := debug.SetGCPercent(100); got != serveGCPercent {
 		t.Errorf("without GOGC, the target is %d; want %d", got, serveGCPercent)
+	}
+}
+
+func TestTuneProcsLeavesGOMAXPROCSToTheOperator(t *testing.T) {
+	t.Cleanup(func() { runtime.GOMAXPROCS(startProcs) })
+
+	runtime.GOMAXPROCS(startProcs)
+	tuneProcs(func(string) string { return "2" })
+	if got := runtime.GOMAXPROCS(0); got != startProcs {
+		t.Errorf("with GOMAXPROCS set, it became %d; want %d left alone", got, startProcs)
+	}
+	// Twice, as a process that serves twice would: one spare P, not two.
+	for range 2 {
+		tuneProcs(func(string) string { return "" })
+	}
+	if got := runtime.GOMAXPROCS(0); got != startProcs+1 {
+		t.Errorf("without GOMAXPROCS, it is %d; want %d", got, startProcs+1)
 	}
 }
