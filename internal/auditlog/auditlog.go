@@ -66,7 +66,14 @@ type Log struct {
 	mu         sync.Mutex // serializes building and signing
 	signedSize int64      // size of the latest stored checkpoint, or -1
 	signedAt   time.Time
+	known      map[int64]tlog.Hash // stored hashes met while building
 }
+
+// maxKnown bounds Log.known. An extension reads back the hashes of the
+// complete subtrees left of it, nearly all stored by the extensions just
+// before it; keeping the hashes of the last few saves a query to the
+// store for most entries.
+const maxKnown = 8 * maxExtend
 
 // New returns a Log for cfg. Call Start before Run.
 func New(cfg Config) *Log {
@@ -147,11 +154,11 @@ func (l *Log) step(ctx context.Context) error {
 func (l *Log) CatchUp(ctx context.Context) (int64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	size, err := l.cfg.Tree.TreeSize(ctx)
+	if err != nil {
+		return 0, err
+	}
 	for {
-		size, err := l.cfg.Tree.TreeSize(ctx)
-		if err != nil {
-			return 0, err
-		}
 		n, err := l.cfg.Tree.AuditSize(ctx)
 		if err != nil {
 			return 0, err
@@ -159,9 +166,21 @@ func (l *Log) CatchUp(ctx context.Context) (int64, error) {
 		if n <= size {
 			return size, nil
 		}
-		err = l.extend(ctx, size, min(n, size+maxExtend))
-		if err != nil && !errors.Is(err, ledger.ErrTreeMoved) {
-			return 0, err
+		// Up to the size just read, maxExtend entries at a time; the
+		// tree's size is read again only if another builder moved it.
+		for size < n {
+			to := min(n, size+maxExtend)
+			err := l.extend(ctx, size, to)
+			switch {
+			case err == nil:
+				size = to
+			case errors.Is(err, ledger.ErrTreeMoved):
+				if size, err = l.cfg.Tree.TreeSize(ctx); err != nil {
+					return 0, err
+				}
+			default:
+				return 0, err
+			}
 		}
 	}
 }
@@ -172,7 +191,10 @@ func (l *Log) extend(ctx context.Context, from, to int64) error {
 	if err != nil {
 		return err
 	}
-	p := &pending{r: Hashes(ctx, l.cfg.Tree),
+	if l.known == nil || len(l.known) > maxKnown {
+		l.known = make(map[int64]tlog.Hash)
+	}
+	p := &pending{r: Hashes(ctx, l.cfg.Tree), known: l.known,
 		base: tlog.StoredHashIndex(0, from)}
 	for i, e := range es {
 		if e.Index != from+int64(i) {
@@ -193,7 +215,13 @@ func (l *Log) extend(ctx context.Context, from, to int64) error {
 		return fmt.Errorf("failed to extend audit tree: entry %d "+
 			"is missing", from+int64(len(es)))
 	}
-	return l.cfg.Tree.ExtendTree(ctx, from, to, p.hashes)
+	if err := l.cfg.Tree.ExtendTree(ctx, from, to, p.hashes); err != nil {
+		return err
+	}
+	for i, h := range p.hashes {
+		l.known[p.base+int64(i)] = h
+	}
+	return nil
 }
 
 // Sign signs a checkpoint of the tree as it is now, unless the latest
@@ -236,10 +264,13 @@ func (l *Log) Sign(ctx context.Context) (ledger.StoredCheckpoint, error) {
 	return c, nil
 }
 
-// pending reads hashes being added to the tree from memory and earlier
-// ones from the store.
+// pending reads hashes being added to the tree from memory, and earlier
+// ones from known or else the store, adding those to known. Stored
+// hashes never change, so known holds only hashes that are in the store
+// (or were computed from the same committed entries).
 type pending struct {
 	r      tlog.HashReader
+	known  map[int64]tlog.Hash
 	base   int64 // stored-hash index of hashes[0]
 	hashes []tlog.Hash
 }
@@ -249,7 +280,7 @@ func (p *pending) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
 	var older []int64
 	for _, x := range indexes {
-		if x < p.base {
+		if _, ok := p.known[x]; x < p.base && !ok {
 			older = append(older, x)
 		}
 	}
@@ -257,10 +288,13 @@ func (p *pending) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	if err != nil {
 		return nil, err
 	}
+	for i, x := range older {
+		p.known[x] = stored[i]
+	}
 	for i, x := range indexes {
 		switch {
 		case x < p.base:
-			out[i], stored = stored[0], stored[1:]
+			out[i] = p.known[x]
 		case x-p.base < int64(len(p.hashes)):
 			out[i] = p.hashes[x-p.base]
 		default:

@@ -167,6 +167,28 @@ func TestCatchUpInSeveralExtensions(t *testing.T) {
 	}
 }
 
+// One log building round after round keeps the hashes it met in memory,
+// and starts again once it holds too many: the tree stays right all along.
+func TestCatchUpRoundAfterRound(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	l := f.log()
+	for round := 1; round <= 12; round++ {
+		f.append(t, 301)
+		size, err := l.CatchUp(ctx)
+		if err != nil || size != int64(301*round) {
+			t.Fatalf("round %d: CatchUp = %d, %v", round, size, err)
+		}
+	}
+	if _, err := l.Sign(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := auditlog.VerifyStore(ctx, f.store, f.key.Verifier, nil, nil)
+	if err != nil || rep.Entries != 12*301 {
+		t.Fatalf("VerifyStore = %+v, %v", rep, err)
+	}
+}
+
 func TestStartRefusesRollback(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
