@@ -73,23 +73,37 @@ type readStmts struct {
 	byQuery map[string]*sql.Stmt
 }
 
-// readRow runs a one-row query on the read pool with a prepared statement.
-func (s *Store) readRow(ctx context.Context, query string, args ...any) *sql.Row {
+// readStmt returns query prepared on the read pool, or nil if it fails
+// to prepare, in which case the caller runs it unprepared to report why.
+func (s *Store) readStmt(ctx context.Context, query string) *sql.Stmt {
 	s.reads.mu.Lock()
+	defer s.reads.mu.Unlock()
 	st, ok := s.reads.byQuery[query]
 	if !ok {
 		var err error
-		st, err = s.r.PrepareContext(ctx, query)
-		if err != nil {
-			s.reads.mu.Unlock()
-			// Let the query itself report the failure.
-			return s.r.QueryRowContext(ctx, query, args...)
+		if st, err = s.r.PrepareContext(ctx, query); err != nil {
+			return nil
 		}
 		if s.reads.byQuery == nil {
 			s.reads.byQuery = map[string]*sql.Stmt{}
 		}
 		s.reads.byQuery[query] = st
 	}
-	s.reads.mu.Unlock()
-	return st.QueryRowContext(ctx, args...)
+	return st
+}
+
+// readRow runs a one-row query on the read pool with a prepared statement.
+func (s *Store) readRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := s.readStmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return s.r.QueryRowContext(ctx, query, args...)
+}
+
+// readRows runs a query on the read pool with a prepared statement.
+func (s *Store) readRows(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := s.readStmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return s.r.QueryContext(ctx, query, args...)
 }

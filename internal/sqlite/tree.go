@@ -52,7 +52,7 @@ func openReadOnly(path string) (*Store, error) {
 // AuditSize implements ledger.AuditTree.
 func (s *Store) AuditSize(ctx context.Context) (int64, error) {
 	var n int64
-	err := s.r.QueryRowContext(ctx,
+	err := s.readRow(ctx,
 		`SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_entries`).Scan(&n)
 	if err != nil {
 		return 0, unavailable("failed to read audit size", err)
@@ -63,7 +63,7 @@ func (s *Store) AuditSize(ctx context.Context) (int64, error) {
 // EntryRange implements ledger.AuditTree.
 func (s *Store) EntryRange(ctx context.Context, from, to int64) (
 	[]audit.Entry, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT idx, time_ns, event, jti,
+	rows, err := s.readRows(ctx, `SELECT idx, time_ns, event, jti,
 		sub, action, aud, caller, reason, evidence FROM audit_entries
 		WHERE idx >= ? AND idx < ? ORDER BY idx`, from, to)
 	if err != nil {
@@ -101,7 +101,7 @@ func scanEntries(rows *sql.Rows) ([]audit.Entry, error) {
 // TreeSize implements ledger.AuditTree.
 func (s *Store) TreeSize(ctx context.Context) (int64, error) {
 	var n int64
-	err := s.r.QueryRowContext(ctx,
+	err := s.readRow(ctx,
 		`SELECT size FROM audit_tree WHERE one = 1`).Scan(&n)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
