@@ -34,7 +34,10 @@ type Consumption struct {
 	// JTI is the token's signed jti.
 	JTI string
 	// Until is when the token stops verifying (exp plus leeway); the jti is
-	// kept at least until then plus PruneMargin.
+	// kept at least until then plus PruneMargin. It must follow from the
+	// signed token alone, so that every presentation of a token carries
+	// the same Until: a store may key consumes by the pair (the SQLite
+	// store does, to prune along its key).
 	Until time.Time
 	// Entry is the audit entry to append; its Index is assigned by the
 	// store.

@@ -92,6 +92,20 @@ var migrations = []string{
 		window_start_ns INTEGER NOT NULL,
 		locked_until_ns INTEGER NOT NULL
 	) WITHOUT ROWID;`,
+
+	// 5: consumed jtis keyed by (until, jti), with no second index. A
+	// token always presents the same until (its signed exp plus the fixed
+	// leeway), so the pair is as unique as the jti; the prune reads the
+	// key's left edge. The index on until alone cost about three WAL
+	// frames a commit (9.8 to 6.9 frames for 12 consumes).
+	`CREATE TABLE used_jti_by_until (
+		until INTEGER NOT NULL, -- unix seconds: exp plus leeway
+		jti   TEXT NOT NULL,
+		PRIMARY KEY (until, jti)
+	) WITHOUT ROWID;
+	INSERT INTO used_jti_by_until (until, jti) SELECT until, jti FROM used_jti;
+	DROP TABLE used_jti;
+	ALTER TABLE used_jti_by_until RENAME TO used_jti;`,
 }
 
 // migrate brings the schema up to date in one transaction per step.

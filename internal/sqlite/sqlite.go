@@ -219,8 +219,8 @@ func (s *Store) apply(batch []*op, results []result) error {
 func (s *Store) applyOne(ctx context.Context, tx *sql.Tx, o *op, r *result, next *int64) error {
 	switch o.kind {
 	case opConsume:
-		res, err := s.exec(ctx, tx, `INSERT INTO used_jti (jti, until)
-			VALUES (?, ?) ON CONFLICT (jti) DO NOTHING`, o.jti, o.until)
+		res, err := s.exec(ctx, tx, `INSERT INTO used_jti (until, jti)
+			VALUES (?, ?) ON CONFLICT (until, jti) DO NOTHING`, o.until, o.jti)
 		if err != nil {
 			return fmt.Errorf("failed to consume: %v", err)
 		}
@@ -232,8 +232,9 @@ func (s *Store) applyOne(ctx context.Context, tx *sql.Tx, o *op, r *result, next
 	case opAppend:
 		return s.insertEntry(ctx, tx, o.entry, r, next)
 	case opPrune:
-		res, err := s.exec(ctx, tx, `DELETE FROM used_jti WHERE jti IN
-			(SELECT jti FROM used_jti WHERE until < ? LIMIT 10000)`, o.until)
+		res, err := s.exec(ctx, tx, `DELETE FROM used_jti WHERE (until, jti) IN
+			(SELECT until, jti FROM used_jti WHERE until < ?
+			ORDER BY until LIMIT 10000)`, o.until)
 		if err != nil {
 			return fmt.Errorf("failed to prune: %v", err)
 		}

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"path/filepath"
 	"time"
@@ -150,4 +151,56 @@ func TestBatchOfMixedWrites(t *testing.T) {
 		Entry: audit.Entry{Time: time.Now(), Event: audit.EventVerified, JTI: "b"}}); !errors.Is(err, ledger.ErrAlreadyUsed) {
 		t.Fatalf("second consume of b: %v", err)
 	}
+}
+
+// A ledger written before migration 5, with jtis keyed alone, keeps
+// refusing them once Open re-keys the table by (until, jti), and prunes
+// them as before.
+func TestMigrationKeepsConsumedJTIs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range migrations[:4] {
+		if _, err := db.Exec(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := ledgerConsumption("old-jti", time.Unix(1_800_000_000, 0))
+	kept := ledgerConsumption("kept-jti", old.Until.Add(time.Hour))
+	for _, c := range []ledger.Consumption{old, kept} {
+		if _, err := db.Exec(`INSERT INTO used_jti (jti, until) VALUES (?, ?)`,
+			c.JTI, c.Until.Unix()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Exec(`PRAGMA user_version = 4`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	for _, c := range []ledger.Consumption{old, kept} {
+		if _, err := s.Consume(ctx, c); !errors.Is(err, ledger.ErrAlreadyUsed) {
+			t.Errorf("%s after migration: %v, want ErrAlreadyUsed", c.JTI, err)
+		}
+	}
+	n, err := s.Prune(ctx, old.Until.Add(ledger.PruneMargin+time.Second))
+	if err != nil || n != 1 {
+		t.Fatalf("Prune = %d, %v; want 1", n, err)
+	}
+	if _, err := s.Consume(ctx, kept); !errors.Is(err, ledger.ErrAlreadyUsed) {
+		t.Errorf("kept jti after prune: %v, want ErrAlreadyUsed", err)
+	}
+}
+
+func ledgerConsumption(jti string, until time.Time) ledger.Consumption {
+	return ledger.Consumption{JTI: jti, Until: until, Entry: audit.Entry{
+		Time: until.Add(-time.Minute), Event: audit.EventVerified, JTI: jti}}
 }
