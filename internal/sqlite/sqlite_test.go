@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/agentmint/agentmint/internal/audit"
@@ -203,4 +204,39 @@ func TestMigrationKeepsConsumedJTIs(t *testing.T) {
 func ledgerConsumption(jti string, until time.Time) ledger.Consumption {
 	return ledger.Consumption{JTI: jti, Until: until, Entry: audit.Entry{
 		Time: until.Add(-time.Minute), Event: audit.EventVerified, JTI: jti}}
+}
+
+// A newest-first read of a rare event, such as the last key rotation read
+// at every start, goes through the partial index and does not scan the
+// log; minted and verified are read in index order of the log itself.
+func TestEventQueriesUseTheirIndex(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "ledger.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	plan := func(event string) string {
+		q, args := entriesQuery(ledger.Filter{Event: event, Limit: 1})
+		rows, err := s.r.Query("EXPLAIN QUERY PLAN "+q, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, detail)
+		}
+		return strings.Join(out, "; ")
+	}
+	if p := plan(string(audit.EventKeyRotated)); !strings.Contains(p, "audit_entries_rare_event") {
+		t.Errorf("key_rotated plan: %s; want the partial index", p)
+	}
+	if p := plan(string(audit.EventVerified)); strings.Contains(p, "TEMP B-TREE") {
+		t.Errorf("verified plan: %s; want the log's own order, no sort", p)
+	}
 }
