@@ -139,31 +139,29 @@ func openAuditLog(ctx context.Context, cfg serveConfig, store ledger.AuditTree,
 
 // recordKeyRotation appends a key_rotated entry if the current signing key
 // is not the one the last such entry names: at the first start, and after
-// a reload that found a new key.
+// a reload that found a new key. The check and the append are one
+// transaction, so replicas that start at once record the key once.
 func recordKeyRotation(ctx context.Context, store ledger.Store,
 	ring *keys.Ring, now func() time.Time, log *slog.Logger) {
 	kid := ring.Current().ID
-	last, err := store.Entries(ctx, ledger.Filter{
-		Event: string(audit.EventKeyRotated), Limit: 1})
-	if err != nil {
-		log.Error("failed to read key rotations", slog.String("error", err.Error()))
-		return
-	}
-	var prev struct {
-		Kid string `json:"kid"`
-	}
-	if len(last) == 1 {
-		json.Unmarshal(last[0].Evidence, &prev)
-	}
-	if prev.Kid == kid {
-		return
-	}
-	ev, _ := json.Marshal(map[string]string{"kid": kid, "previous": prev.Kid})
-	if prev.Kid == "" {
-		ev, _ = json.Marshal(map[string]string{"kid": kid})
-	}
-	_, err = store.Append(ctx, audit.Entry{Time: now(),
-		Event: audit.EventKeyRotated, Evidence: ev})
+	_, err := store.AppendAfter(ctx, audit.EventKeyRotated,
+		func(last *audit.Entry) (audit.Entry, bool) {
+			var prev struct {
+				Kid string `json:"kid"`
+			}
+			if last != nil {
+				json.Unmarshal(last.Evidence, &prev)
+			}
+			if prev.Kid == kid {
+				return audit.Entry{}, false
+			}
+			ev, _ := json.Marshal(map[string]string{"kid": kid, "previous": prev.Kid})
+			if prev.Kid == "" {
+				ev, _ = json.Marshal(map[string]string{"kid": kid})
+			}
+			return audit.Entry{Time: now(), Event: audit.EventKeyRotated,
+				Evidence: ev}, true
+		})
 	if err != nil {
 		log.Error("failed to record key rotation", slog.String("error", err.Error()))
 	}

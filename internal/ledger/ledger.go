@@ -61,12 +61,19 @@ type Filter struct {
 type Store interface {
 	// Consume marks c.JTI as used and appends c.Entry in one transaction,
 	// committed durably before it returns nil. It returns the entry with
-	// its index. If the jti was used before it returns ErrAlreadyUsed and
-	// writes nothing.
+	// its index. If the token was consumed before (its jti, with the same
+	// Until) it returns ErrAlreadyUsed and writes nothing.
 	Consume(ctx context.Context, c Consumption) (audit.Entry, error)
 	// Append appends one entry to the audit log durably and returns it
 	// with its index.
 	Append(ctx context.Context, e audit.Entry) (audit.Entry, error)
+	// AppendAfter reads the newest entry of event (nil if there is none)
+	// and appends the entry next makes of it, or nothing if next returns
+	// false; it reports whether it appended. The read and the append are
+	// one transaction, serialized with every other append, so callers that
+	// race, such as replicas starting at once, each see the others' entry.
+	AppendAfter(ctx context.Context, event audit.Event,
+		next func(last *audit.Entry) (audit.Entry, bool)) (bool, error)
 	// Entries returns the entries that match f, newest first.
 	Entries(ctx context.Context, f Filter) ([]audit.Entry, error)
 	// Prune deletes consumed jtis whose Until is before now minus

@@ -291,6 +291,22 @@ func unavailable(what string, err error) error {
 
 // Entries implements ledger.Store.
 func (s *Store) Entries(ctx context.Context, f ledger.Filter) ([]audit.Entry, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	q, args := entriesQuery(f)
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, unavailable("read audit", err)
+	}
+	out, err := pgx.CollectRows(rows, scanEntry)
+	if err != nil {
+		return nil, unavailable("read audit", err)
+	}
+	return out, nil
+}
+
+// entriesQuery is the query of Entries for f, with its arguments.
+func entriesQuery(f ledger.Filter) (string, []any) {
 	q := `SELECT idx, time_ns, event, jti, sub, action, aud, caller, reason,
 		evidence FROM audit_entries WHERE true`
 	var args []any
@@ -318,19 +334,48 @@ func (s *Store) Entries(ctx context.Context, f ledger.Filter) ([]audit.Entry, er
 	}
 	args = append(args, f.Limit)
 	q += fmt.Sprintf(" ORDER BY idx DESC LIMIT $%d", len(args))
-
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	rows, err := s.pool.Query(ctx, q, args...)
-	if err != nil {
-		return nil, unavailable("read audit", err)
-	}
-	out, err := pgx.CollectRows(rows, scanEntry)
-	if err != nil {
-		return nil, unavailable("read audit", err)
-	}
-	return out, nil
+	return q, args
 }
+
+// AppendAfter implements ledger.Store. The transaction first locks the
+// row of audit_head, as every append does, so a replica that races with
+// this one reads the log after the other's append.
+func (s *Store) AppendAfter(ctx context.Context, event audit.Event,
+	next func(last *audit.Entry) (audit.Entry, bool)) (bool, error) {
+	appended := false
+	err := s.auditTx(ctx, func(ctx context.Context, tx pgx.Tx) (audit.Entry, error) {
+		if _, err := tx.Exec(ctx, `SELECT size FROM audit_head
+			WHERE id = 1 FOR UPDATE`); err != nil {
+			return audit.Entry{}, unavailable("lock audit head", err)
+		}
+		q, args := entriesQuery(ledger.Filter{Event: string(event), Limit: 1})
+		rows, err := tx.Query(ctx, q, args...)
+		if err != nil {
+			return audit.Entry{}, unavailable("read audit", err)
+		}
+		es, err := pgx.CollectRows(rows, scanEntry)
+		if err != nil {
+			return audit.Entry{}, unavailable("read audit", err)
+		}
+		var last *audit.Entry
+		if len(es) == 1 {
+			last = &es[0]
+		}
+		e, ok := next(last)
+		if !ok {
+			return audit.Entry{}, errNothingToAppend
+		}
+		appended = true
+		return e, nil
+	})
+	if errors.Is(err, errNothingToAppend) {
+		return false, nil
+	}
+	return appended && err == nil, err
+}
+
+// errNothingToAppend ends AppendAfter's transaction without an entry.
+var errNothingToAppend = errors.New("nothing to append")
 
 func scanEntry(row pgx.CollectableRow) (audit.Entry, error) {
 	var e audit.Entry

@@ -156,6 +156,36 @@ func (s *Store) Append(ctx context.Context, e audit.Entry) (audit.Entry, error) 
 	return r.entry, r.err
 }
 
+// AppendAfter implements ledger.Store. The writer's transaction holds the
+// database's write lock from its start, so no other process appends
+// between the read and the append.
+func (s *Store) AppendAfter(ctx context.Context, event audit.Event,
+	next func(last *audit.Entry) (audit.Entry, bool)) (bool, error) {
+	appended := false
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx, add func(audit.Entry) error) error {
+		q, args := entriesQuery(ledger.Filter{Event: string(event), Limit: 1})
+		rows, err := tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("failed to read audit: %v", err)
+		}
+		es, err := scanEntries(rows)
+		if err != nil {
+			return err
+		}
+		var last *audit.Entry
+		if len(es) == 1 {
+			last = &es[0]
+		}
+		e, ok := next(last)
+		if !ok {
+			return nil
+		}
+		appended = true
+		return add(e)
+	})
+	return appended && err == nil, err
+}
+
 // Prune implements ledger.Store.
 func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
 	cutoff := now.Add(-ledger.PruneMargin).Unix()

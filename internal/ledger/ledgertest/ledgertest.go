@@ -32,6 +32,7 @@ func Run(t *testing.T, fresh Fresh) {
 		{"ConcurrentConsumeOneWinner", testConcurrentConsume},
 		{"ContiguousIndices", testContiguousIndices},
 		{"AppendAndFilter", testAppendAndFilter},
+		{"AppendAfterOncePerChange", testAppendAfter},
 		{"Paging", testPaging},
 		{"PruneOnlyExpired", testPrune},
 		{"SurvivesReopen", testReopen},
@@ -300,4 +301,75 @@ func testClosed(t *testing.T, open Opener) {
 	if s.Ping(context.Background()) == nil {
 		t.Error("Ping on a closed store succeeded")
 	}
+}
+
+// rotation makes the key_rotated entry for kid after last, or nothing if
+// last already names kid, as the server does at every start.
+func rotation(kid string) func(last *audit.Entry) (audit.Entry, bool) {
+	return func(last *audit.Entry) (audit.Entry, bool) {
+		ev := `{"kid":"` + kid + `"}`
+		if last != nil && string(last.Evidence) == ev {
+			return audit.Entry{}, false
+		}
+		return audit.Entry{Time: t0, Event: audit.EventKeyRotated,
+			Evidence: []byte(ev)}, true
+	}
+}
+
+func testAppendAfter(t *testing.T, open Opener) {
+	// Two stores on one database, as two replicas (or a server and the
+	// CLI) starting at once.
+	a, b := open(t), open(t)
+	ctx := context.Background()
+	mustConsume(t, a, consumption("jti-1", t0))
+
+	var wg sync.WaitGroup
+	var appended sync.Map
+	for i := range 8 {
+		s := a
+		if i%2 == 1 {
+			s = b
+		}
+		wg.Go(func() {
+			ok, err := s.AppendAfter(ctx, audit.EventKeyRotated, rotation("k1"))
+			if err != nil {
+				t.Errorf("AppendAfter: %v", err)
+			}
+			appended.Store(i, ok)
+		})
+	}
+	wg.Wait()
+	n := 0
+	appended.Range(func(_, ok any) bool {
+		if ok.(bool) {
+			n++
+		}
+		return true
+	})
+	if n != 1 {
+		t.Errorf("%d of 8 racing AppendAfter calls appended; want exactly 1", n)
+	}
+
+	// The next key is appended once more, after the first, and the entry
+	// next saw was the newest of its event, not another event's.
+	var saw *audit.Entry
+	ok, err := b.AppendAfter(ctx, audit.EventKeyRotated,
+		func(last *audit.Entry) (audit.Entry, bool) {
+			saw = last
+			return rotation("k2")(last)
+		})
+	if err != nil || !ok {
+		t.Fatalf("AppendAfter(k2) = %v, %v; want appended", ok, err)
+	}
+	if saw == nil || saw.Event != audit.EventKeyRotated || saw.Index != 1 {
+		t.Errorf("next saw %+v; want the key_rotated entry at index 1", saw)
+	}
+	es, err := a.Entries(ctx, ledger.Filter{Event: string(audit.EventKeyRotated), Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 2 || string(es[0].Evidence) != `{"kid":"k2"}` {
+		t.Errorf("key_rotated entries = %+v; want k2 after k1", es)
+	}
+	checkContiguous(t, a, 3)
 }
