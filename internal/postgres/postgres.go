@@ -294,7 +294,18 @@ func (s *Store) Entries(ctx context.Context, f ledger.Filter) ([]audit.Entry, er
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	q, args := entriesQuery(f)
-	rows, err := s.pool.Query(ctx, q, args...)
+	return readEntries(ctx, s.pool, q, args...)
+}
+
+// querier is what a pool and a transaction share for reading.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// readEntries runs a query of audit entries, in the column order of
+// scanEntry.
+func readEntries(ctx context.Context, db querier, q string, args ...any) ([]audit.Entry, error) {
+	rows, err := db.Query(ctx, q, args...)
 	if err != nil {
 		return nil, unavailable("read audit", err)
 	}
@@ -349,13 +360,9 @@ func (s *Store) AppendAfter(ctx context.Context, event audit.Event,
 			return audit.Entry{}, unavailable("lock audit head", err)
 		}
 		q, args := entriesQuery(ledger.Filter{Event: string(event), Limit: 1})
-		rows, err := tx.Query(ctx, q, args...)
+		es, err := readEntries(ctx, tx, q, args...)
 		if err != nil {
-			return audit.Entry{}, unavailable("read audit", err)
-		}
-		es, err := pgx.CollectRows(rows, scanEntry)
-		if err != nil {
-			return audit.Entry{}, unavailable("read audit", err)
+			return audit.Entry{}, err
 		}
 		var last *audit.Entry
 		if len(es) == 1 {

@@ -33,17 +33,9 @@ func (s *Store) AuditSize(ctx context.Context) (int64, error) {
 func (s *Store) EntryRange(ctx context.Context, from, to int64) ([]audit.Entry, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	rows, err := s.pool.Query(ctx, `SELECT idx, time_ns, event, jti, sub,
+	return readEntries(ctx, s.pool, `SELECT idx, time_ns, event, jti, sub,
 		action, aud, caller, reason, evidence FROM audit_entries
 		WHERE idx >= $1 AND idx < $2 ORDER BY idx`, from, to)
-	if err != nil {
-		return nil, unavailable("read audit", err)
-	}
-	out, err := pgx.CollectRows(rows, scanEntry)
-	if err != nil {
-		return nil, unavailable("read audit", err)
-	}
-	return out, nil
 }
 
 // TreeSize implements ledger.AuditTree.
