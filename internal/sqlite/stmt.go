@@ -15,17 +15,39 @@ type stmts struct {
 	// pending were first met inside a transaction, which holds the only
 	// write connection: they are prepared once it is free again.
 	pending []string
+	// tx and inTx are the statements bound to the current transaction:
+	// a batch runs each statement once a write, and binding one to a
+	// transaction costs a few allocations and a lock each time.
+	tx   *sql.Tx
+	inTx map[string]*sql.Stmt
 }
 
 // stmt returns query as a statement of tx, prepared once on the write
-// connection where possible.
+// connection where possible, and bound to tx once.
 func (s *Store) stmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
-	if st, ok := s.stmts.byQuery[query]; ok {
-		// On the one write connection tx reuses the prepared statement.
-		return tx.StmtContext(ctx, st), nil
+	if s.stmts.tx != tx {
+		s.stmts.tx = tx
+		clear(s.stmts.inTx)
 	}
-	s.stmts.pending = append(s.stmts.pending, query)
-	return tx.PrepareContext(ctx, query)
+	if st, ok := s.stmts.inTx[query]; ok {
+		return st, nil
+	}
+	var st *sql.Stmt
+	if prepared, ok := s.stmts.byQuery[query]; ok {
+		// On the one write connection tx reuses the prepared statement.
+		st = tx.StmtContext(ctx, prepared)
+	} else {
+		s.stmts.pending = append(s.stmts.pending, query)
+		var err error
+		if st, err = tx.PrepareContext(ctx, query); err != nil {
+			return nil, err
+		}
+	}
+	if s.stmts.inTx == nil {
+		s.stmts.inTx = map[string]*sql.Stmt{}
+	}
+	s.stmts.inTx[query] = st
+	return st, nil
 }
 
 // prepare prepares the pending statements; it runs between transactions.
