@@ -145,17 +145,30 @@ func Parse(tok string) (*Parsed, error) {
 	h, rest, _ := cut(tok)
 	pl, s, _ := cut(rest)
 
-	// 3. Strict base64url of each segment.
-	hb, err := b64.DecodeString(h)
-	if err != nil {
+	// 3. Strict base64url of each segment. One buffer holds the token's
+	// bytes, whose first two segments are the signing input, and the
+	// three decoded segments.
+	hLen, pLen := len(h), len(pl)
+	buf := make([]byte, len(tok)+
+		b64.DecodedLen(hLen)+b64.DecodedLen(pLen)+b64.DecodedLen(len(s)))
+	raw, out := buf[:len(tok)], buf[len(tok):]
+	copy(raw, tok)
+	decode := func(seg []byte) ([]byte, bool) {
+		n, err := b64.Decode(out, seg)
+		d := out[:n:n]
+		out = out[n:]
+		return d, err == nil
+	}
+	hb, ok := decode(raw[:hLen])
+	if !ok {
 		return nil, reject(ReasonMalformed, "header is not base64url")
 	}
-	pb, err := b64.DecodeString(pl)
-	if err != nil {
+	pb, ok := decode(raw[hLen+1 : hLen+1+pLen])
+	if !ok {
 		return nil, reject(ReasonMalformed, "payload is not base64url")
 	}
-	sb, err := b64.DecodeString(s)
-	if err != nil {
+	sb, ok := decode(raw[hLen+1+pLen+1:])
+	if !ok {
 		return nil, reject(ReasonMalformed, "signature is not base64url")
 	}
 	if len(sb) != ed25519.SignatureSize {
@@ -169,7 +182,7 @@ func Parse(tok string) (*Parsed, error) {
 	}
 	return &Parsed{
 		Kid:          kid,
-		signingInput: []byte(tok[:len(h)+1+len(pl)]),
+		signingInput: raw[: hLen+1+pLen : hLen+1+pLen],
 		payload:      pb,
 		sig:          sb,
 	}, nil
