@@ -343,7 +343,8 @@ func validID(s string) bool {
 			return false
 		}
 	}
-	_, err := b64.DecodeString(s)
+	var b [jtiTimeBytes + jtiRandomBytes]byte
+	_, err := b64.Decode(b[:], []byte(s))
 	return err == nil
 }
 
