@@ -26,8 +26,14 @@ const maxBuckets = 100000
 // the store.
 type limiter struct {
 	limit   Limit
+	max     int // buckets kept at most
 	mu      sync.Mutex
 	buckets map[string]bucket
+	// nextEvict is the earliest moment an eviction is tried again: until
+	// then a new key on a full limiter is refused without a scan, so that
+	// keys sent to fill it cannot make every request walk the whole map.
+	nextEvict time.Time
+	scans     int // evictions tried, for tests
 }
 
 type bucket struct {
@@ -36,7 +42,7 @@ type bucket struct {
 }
 
 func newLimiter(l Limit) *limiter {
-	return &limiter{limit: l, buckets: map[string]bucket{}}
+	return &limiter{limit: l, max: maxBuckets, buckets: map[string]bucket{}}
 }
 
 // allow takes a token for key at now. If there is none it returns false
@@ -46,7 +52,7 @@ func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
 	defer l.mu.Unlock()
 	b, ok := l.buckets[key]
 	if !ok {
-		if len(l.buckets) >= maxBuckets && !l.evict(now) {
+		if len(l.buckets) >= l.max && !l.evict(now) {
 			return false, l.limit.Every
 		}
 		b = bucket{tokens: float64(l.limit.Burst), at: now}
@@ -74,13 +80,29 @@ func (l *limiter) refill(b bucket, now time.Time) bucket {
 }
 
 // evict drops the buckets that are full again at now and reports whether
-// it dropped any.
+// it dropped any. It scans at most once an Every, and not before the
+// first bucket can be full: a scan costs the whole map.
 func (l *limiter) evict(now time.Time) bool {
-	n := len(l.buckets)
+	if now.Before(l.nextEvict) {
+		return false
+	}
+	l.scans++
+	n, burst := len(l.buckets), float64(l.limit.Burst)
+	soonest := now.Add(time.Duration(burst * float64(l.limit.Every)))
 	for k, b := range l.buckets {
-		if l.refill(b, now).tokens >= float64(l.limit.Burst) {
+		b = l.refill(b, now)
+		if b.tokens >= burst {
 			delete(l.buckets, k)
+			continue
 		}
+		wait := time.Duration((burst - b.tokens) * float64(l.limit.Every))
+		if full := b.at.Add(wait); full.Before(soonest) {
+			soonest = full
+		}
+	}
+	l.nextEvict = now.Add(l.limit.Every)
+	if soonest.After(l.nextEvict) {
+		l.nextEvict = soonest
 	}
 	return len(l.buckets) < n
 }
