@@ -1,6 +1,7 @@
 package passkey
 
 import (
+	"math"
 	"sync"
 	"time"
 )
@@ -53,7 +54,7 @@ func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
 	b, ok := l.buckets[key]
 	if !ok {
 		if len(l.buckets) >= l.max && !l.evict(now) {
-			return false, l.limit.Every
+			return false, l.nextEvict.Sub(now)
 		}
 		b = bucket{tokens: float64(l.limit.Burst), at: now}
 	}
@@ -80,29 +81,33 @@ func (l *limiter) refill(b bucket, now time.Time) bucket {
 }
 
 // evict drops the buckets that are full again at now and reports whether
-// it dropped any. It scans at most once an Every, and not before the
-// first bucket can be full: a scan costs the whole map.
+// it dropped any. A bucket within a millionth of a token of full counts
+// as full, so that float rounding does not keep one. After a scan that
+// drops nothing, the next waits until the first bucket can be full; after
+// any scan, at least one Every, since a scan costs the whole map.
 func (l *limiter) evict(now time.Time) bool {
 	if now.Before(l.nextEvict) {
 		return false
 	}
 	l.scans++
 	n, burst := len(l.buckets), float64(l.limit.Burst)
+	full := burst - 1e-6
 	soonest := now.Add(time.Duration(burst * float64(l.limit.Every)))
 	for k, b := range l.buckets {
 		b = l.refill(b, now)
-		if b.tokens >= burst {
+		if b.tokens >= full {
 			delete(l.buckets, k)
 			continue
 		}
-		wait := time.Duration((burst - b.tokens) * float64(l.limit.Every))
-		if full := b.at.Add(wait); full.Before(soonest) {
-			soonest = full
+		wait := time.Duration(math.Ceil((full - b.tokens) * float64(l.limit.Every)))
+		if at := b.at.Add(wait); at.Before(soonest) {
+			soonest = at
 		}
 	}
 	l.nextEvict = now.Add(l.limit.Every)
-	if soonest.After(l.nextEvict) {
+	dropped := len(l.buckets) < n
+	if !dropped && soonest.After(l.nextEvict) {
 		l.nextEvict = soonest
 	}
-	return len(l.buckets) < n
+	return dropped
 }

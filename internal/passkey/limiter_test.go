@@ -57,8 +57,13 @@ func TestLimiterEvictWaitsForSoonestFull(t *testing.T) {
 		}
 	}
 	for _, d := range []time.Duration{0, time.Second, 2 * time.Second, 2999 * time.Millisecond} {
-		if ok, _ := l.allow("new", t0.Add(d)); ok {
+		ok, wait := l.allow("new", t0.Add(d))
+		if ok {
 			t.Fatalf("new key allowed at +%v, before any bucket refilled", d)
+		}
+		// The wait is until the next scan, about +3 s.
+		if got := d + wait; got < 2999*time.Millisecond || got > 3*time.Second {
+			t.Errorf("at +%v: wait %v, want until about +3s", d, wait)
 		}
 	}
 	if l.scans != 1 {
@@ -66,6 +71,31 @@ func TestLimiterEvictWaitsForSoonestFull(t *testing.T) {
 	}
 	if ok, _ := l.allow("new", t0.Add(3*time.Second)); !ok {
 		t.Error("new key refused once the buckets had refilled")
+	}
+}
+
+// TestLimiterRefillsAfterEviction: buckets added in the room a scan
+// freed can be dropped by the next scan as soon as they are full again,
+// one Every later, whatever the buckets that were dropped would have set.
+func TestLimiterRefillsAfterEviction(t *testing.T) {
+	l := newLimiter(Limit{Burst: 3, Every: time.Second})
+	l.max = 10
+	t0 := time.Unix(1_800_000_000, 0)
+	fill := func(prefix string, at time.Time) {
+		t.Helper()
+		for i := len(l.buckets); i < l.max; i++ {
+			if ok, _ := l.allow(fmt.Sprint(prefix, i), at); !ok {
+				t.Fatalf("%s%d refused while the limiter had room", prefix, i)
+			}
+		}
+	}
+	fill("first", t0)
+	if ok, _ := l.allow("second0", t0.Add(time.Second)); !ok {
+		t.Fatal("new key refused once the first buckets had refilled")
+	}
+	fill("second", t0.Add(time.Second))
+	if ok, _ := l.allow("third", t0.Add(2*time.Second)); !ok {
+		t.Error("new key refused once the second buckets had refilled")
 	}
 }
 
